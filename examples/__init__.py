@@ -1,0 +1,1 @@
+"""Complete programs that put the chapters' ideas together, one module each."""

@@ -1,0 +1,7 @@
+"""The harness that runs every python block of the site and checks what it sent.
+
+One module for each job: ``pages`` finds the blocks of a page, ``databases`` gives
+each page a namespace of its own on each backend, ``capture_sql`` records what a
+block sent, ``snapshots`` keeps the committed SQL, ``pytest_plugin`` collects the
+pages, and ``render_sql_tabs`` is the mkdocs hook that shows the SQL to readers.
+"""

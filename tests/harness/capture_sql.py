@@ -1,0 +1,63 @@
+"""Record the SQL that every engine in the process sends, as echo would print it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+
+
+@contextmanager
+def capture_sql(replacements: dict[str, str] | None = None) -> Iterator[list[str]]:
+    """Collect, while the block runs, each statement with its parameters.
+
+    The listeners sit on the ``Engine`` class, so they see engines the page
+    creates itself without the page knowing. Transaction boundaries are kept
+    because they teach: they show where each transaction begins and ends.
+    ``replacements`` swaps run-specific text (such as the name of the page's
+    throwaway database) for what a reader would see on their own database.
+    """
+    lines: list[str] = []
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, many):
+        lines.append(statement.strip())
+        if parameters:
+            lines.append(f"[parameters: {parameters!r}]")
+
+    def begin(conn):
+        lines.append("BEGIN (implicit)")
+
+    def commit(conn):
+        lines.append("COMMIT")
+
+    def rollback(conn):
+        lines.append("ROLLBACK")
+
+    listeners = {
+        "before_cursor_execute": before_cursor_execute,
+        "begin": begin,
+        "commit": commit,
+        "rollback": rollback,
+    }
+    for name, listener in listeners.items():
+        event.listen(Engine, name, listener)
+    captured: list[str] = []
+    try:
+        yield captured
+    finally:
+        for name, listener in listeners.items():
+            event.remove(Engine, name, listener)
+        captured.extend(normalise(line, replacements or {}) for line in lines)
+
+
+def normalise(text: str, replacements: dict[str, str]) -> str:
+    """Drop what changes from run to run: object addresses and trailing spaces."""
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    text = _ADDRESS.sub("0x…", text)
+    return "\n".join(line.rstrip() for line in text.splitlines())
