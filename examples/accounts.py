@@ -80,9 +80,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str]
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
 
     def set_password(self, password: str) -> None:

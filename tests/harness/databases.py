@@ -214,8 +214,12 @@ def leftovers(backend: Backend, base_url: str) -> list[str]:
 
 
 def remove_leftovers(backend: Backend, base_url: str) -> list[str]:
-    """Remove what :func:`leftovers` finds; returns the names removed."""
-    names = leftovers(backend, base_url)
+    """Remove what :func:`leftovers` finds of runs that are over.
+
+    A name carries the process id of the run that made it; a namespace whose
+    process is still alive belongs to a run in progress and is left alone.
+    """
+    names = [name for name in leftovers(backend, base_url) if not _owner_alive(name)]
     if names:
         admin = create_engine(base_url, poolclass=NullPool)
         try:
@@ -224,6 +228,19 @@ def remove_leftovers(backend: Backend, base_url: str) -> list[str]:
         finally:
             admin.dispose()
     return names
+
+
+def _owner_alive(name: str) -> bool:
+    match = re.search(r"_(\d+)_[0-9a-f]{6}$", name)
+    if match is None:
+        return False
+    try:
+        os.kill(int(match[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _render(url: URL) -> str:

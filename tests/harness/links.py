@@ -13,7 +13,9 @@ from pathlib import Path
 from harness.pages import fences
 
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
-_HEADING = re.compile(r"^#{1,6}[ \t]+(?P<title>.+?)[ \t]*(?:\{[^}]*#(?P<id>[\w-]+)[^}]*\})?[ \t]*#*$")
+_HEADING = re.compile(
+    r"^#{1,6}[ \t]+(?P<title>.+?)[ \t]*(?:\{[^}]*#(?P<id>[\w-]+)[^}]*\})?[ \t]*#*$"
+)
 _EXPLICIT_ID = re.compile(r"""(?:\{[^}]*#(?P<attr>[\w-]+)[^}]*\}|\bid=["'](?P<html>[\w-]+)["'])""")
 
 

@@ -74,9 +74,7 @@ def fences(text: str) -> list[Fence]:
     """Every fenced block of ``text``, in page order, indented ones included."""
     document = Document(text, "<page>")
     found = []
-    for region in RawFencedCodeBlockLexer(_INFO, {"info": "info", "source": "source"})(
-        document
-    ):
+    for region in RawFencedCodeBlockLexer(_INFO, {"info": "info", "source": "source"})(document):
         info = region.lexemes["info"].strip()
         language = info.split()[0].strip("{}.").lower() if info else ""
         indent = re.match(r"[ \t]*", text[region.start :]).group()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import doctest
 import io
 import os
+import re
 import sys
 import types
 from collections.abc import Iterator
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import pytest
 from sybil import Document, Region, Sybil
-from sybil.sybil import SybilCollection
 from sybil.parsers.markdown import SkipParser
+from sybil.sybil import SybilCollection
 
 from harness import snapshots
 from harness.capture_sql import capture_sql
@@ -34,11 +35,20 @@ from harness.databases import (
     configured_url,
     isolated_database,
     remove_leftovers,
+    server_version,
 )
 from harness.links import broken_links
-from harness.pages import Block, PageError, expand_snippets, python_blocks, relative, stray_fences
+from harness.pages import (
+    Block,
+    PageError,
+    expand_snippets,
+    python_blocks,
+    relative,
+    stray_fences,
+)
 
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+UNREASONED_SKIP = re.compile(r"<!--+\s*skip:\s*(next|start)\s*(if\s*\([^,]*\))?\s*-->")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -145,6 +155,24 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a successful snapshot run, note the versions it verified the pages with."""
+    config = session.config
+    run = config.stash.get(RUN, None)
+    if run is None or not run.update_snapshots or hasattr(config, "workerinput"):
+        return
+    if exitstatus != 0 or not run.backends:
+        return
+    import platform
+
+    import sqlalchemy
+
+    versions = {"python": platform.python_version(), "sqlalchemy": sqlalchemy.__version__}
+    for backend, url in run.backends:
+        versions[backend.name] = server_version(url)
+    snapshots.record_verified_run(run.root, versions)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests that take ``backend`` run once on each selected database."""
     if "backend" in metafunc.fixturenames:
@@ -188,7 +216,9 @@ class PageDocument(Document):
     @classmethod
     def on(cls, backend: Backend, base_url: str, run: Run) -> type[PageDocument]:
         return type(
-            f"PageOn{backend.title}", (cls,), {"backend": backend, "base_url": base_url, "run": run}
+            f"PageOn{backend.title}",
+            (cls,),
+            {"backend": backend, "base_url": base_url, "run": run},
         )
 
     @classmethod
@@ -347,6 +377,12 @@ def check_page(example) -> str | None:
             f"{document.name}, line {fence.line}: a block in language "
             f"{fence.language!r} is neither run nor a known kind of text; "
             "write ```python if it is Python"
+        )
+    for match in UNREASONED_SKIP.finditer(document.text):
+        line = document.text.count("\n", 0, match.start()) + 1
+        problems.append(
+            f"{document.name}, line {line}: a skip needs a reason a reviewer can judge, "
+            'e.g. <!-- skip: next "needs a second terminal" -->'
         )
     if not document.run.update_snapshots:
         keys = {block.key for block in example.parsed}

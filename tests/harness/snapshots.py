@@ -9,6 +9,7 @@ is missing from an entry is expected to send nothing.
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -72,3 +73,26 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 
 
 _Dumper.add_representer(str, _represent_str)
+
+
+def verified_run_path(root: Path = ROOT) -> Path:
+    return root / "tests" / "snapshots" / "_verified-run.yml"
+
+
+def record_verified_run(root: Path, versions: dict[str, str]) -> None:
+    """Note the versions a snapshot run used, keeping databases it did not run on."""
+    path = verified_run_path(root)
+    record = load(path)
+    databases = dict(record.get("databases") or {})
+    databases.update({k: v for k, v in versions.items() if k not in ("python", "sqlalchemy")})
+    record = {
+        "date": date.today().isoformat(),
+        "python": versions["python"],
+        "sqlalchemy": versions["sqlalchemy"],
+        "databases": databases,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# The versions of the last run that recorded the snapshots; written by it.\n"
+        + yaml.safe_dump(record, sort_keys=False)
+    )

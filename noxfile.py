@@ -1,0 +1,157 @@
+# /// script
+# dependencies = ["nox>=2025.5.1"]
+# ///
+"""Every job of the project, one session each: `nox -l` lists them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import nox
+
+nox.needs_version = ">=2025.5.1"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["test"]
+nox.options.error_on_missing_interpreters = True
+
+DATABASES = ["sqlite", "postgresql", "mariadb"]
+URL_VARIABLES = {
+    "postgresql": "TUTORIAL_POSTGRESQL_URL",
+    "mariadb": "TUTORIAL_MARIADB_URL",
+}
+CONTAINER_IMAGES = {"postgresql": "postgres:15", "mariadb": "mariadb:10.11"}
+QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}
+
+
+def install(session: nox.Session, *groups: str) -> None:
+    """Install the locked versions of the given dependency groups, and the harness."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--locked",
+        "--no-default-groups",
+        *(f"--group={group}" for group in groups),
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        silent=True,
+    )
+
+
+@contextmanager
+def database_url(session: nox.Session, database: str) -> Iterator[str | None]:
+    """The URL to test ``database`` on: the configured one, or a throwaway container.
+
+    Yields None for SQLite, which needs no server.
+    """
+    if database == "sqlite":
+        yield None
+        return
+    variable = URL_VARIABLES[database]
+    if os.environ.get(variable):
+        yield os.environ[variable]
+        return
+    with throwaway_container(session, database) as url:
+        yield url
+
+
+@contextmanager
+def throwaway_container(session: nox.Session, database: str) -> Iterator[str]:
+    """Start the database in Docker for this session only, and remove it afterwards."""
+    variable = URL_VARIABLES[database]
+    try:
+        from testcontainers.core.container import DockerClient
+    except ImportError:
+        session.skip(
+            f"{database} is not configured: set {variable}, or install the docker "
+            "dependency group in nox's environment to start it in Docker."
+        )
+    try:
+        DockerClient().client.ping()
+    except Exception:
+        session.skip(
+            f"{database} is not configured: set {variable} to its URL "
+            "(no Docker engine is answering here to start a throwaway one)."
+        )
+    if database == "postgresql":
+        from testcontainers.postgres import PostgresContainer
+
+        container = PostgresContainer(CONTAINER_IMAGES[database], driver="psycopg")
+    else:
+        from testcontainers.mysql import MySqlContainer
+
+        container = MySqlContainer(CONTAINER_IMAGES[database], dialect="pymysql")
+    session.log(f"Starting a throwaway {database} container ({CONTAINER_IMAGES[database]})")
+    with container:
+        yield container.get_connection_url()
+
+
+@nox.session
+@nox.parametrize("database", DATABASES)
+def test(session: nox.Session, database: str) -> None:
+    """Run every page, example and harness test on one database (all three by default)."""
+    groups = ["test"] if database == "sqlite" else ["test", database]
+    install(session, *groups)
+    with database_url(session, database) as url:
+        env = {URL_VARIABLES[database]: url} if url else {}
+        session.run(
+            "pytest",
+            f"--backend={database}",
+            "--numprocesses=auto",
+            "--dist=loadfile",
+            *session.posargs,
+            env=env,
+        )
+
+
+@nox.session
+def snapshots(session: nox.Session) -> None:
+    """Rewrite the SQL snapshots of every page from a run on every configured database."""
+    install(session, "test", "postgresql", "mariadb")
+    backends = ["--backend=sqlite"]
+    for database, variable in URL_VARIABLES.items():
+        if os.environ.get(variable):
+            backends.append(f"--backend={database}")
+        else:
+            session.warn(
+                f"{database} is not configured ({variable} is unset): its SQL is kept as it was"
+            )
+    session.run("pytest", "docs", "--update-snapshots", *backends, *session.posargs)
+    session.log("Review the change with `git diff tests/snapshots` before committing it.")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the site strictly into site/: any warning, broken link or anchor fails."""
+    install(session, "docs")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env=QUIET_MKDOCS)
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Build the site and serve it at http://127.0.0.1:8000, rebuilding on every change."""
+    install(session, "docs")
+    session.run("mkdocs", "serve", *session.posargs, env=QUIET_MKDOCS)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check Python files with ruff, and every python block of docs/ and of examples' docstrings."""
+    install(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run(
+        "pytest",
+        "-p",
+        "no:tutorial_docs",
+        "tests/lint_blocks.py",
+        "-q",
+        *session.posargs,
+    )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Time the doc suite against its floor on each configured database, and the site build."""
+    install(session, "test", "docs", "postgresql", "mariadb")
+    session.run("python", "-m", "harness.bench", *session.posargs, env=QUIET_MKDOCS)

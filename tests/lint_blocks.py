@@ -1,0 +1,48 @@
+"""Lint every python block of docs/ and of the examples' docstrings with ruff.
+
+Run by `nox -s lint`, not by the test sessions. A page's blocks build on each
+other, so names defined by an earlier block are not errors here (F821);
+blocks written as a session with ``>>>`` prompts are linted as the code a
+reader would copy, without prompts and output.
+"""
+
+import re
+
+import pytest
+from pytest_examples import CodeExample, EvalExample, find_examples
+
+RULES = ["E", "F", "W", "B", "UP", "S608"]
+IGNORED = [
+    "F821",  # defined by an earlier block of the same page
+    "F811",  # a page may redefine a name to show a better version
+    "B018",  # a bare expression is how a session shows a value
+    "E402",  # a block may import after an earlier block's code
+    "E501",  # line length is checked by ruff format on files, not on prose blocks
+    "F401",  # imported by one block, used by a later one
+    "I001",  # a session block imports and uses in the same breath
+]
+_PROMPT = re.compile(r"^(>>> |\.\.\. |>>>$|\.\.\.$)")
+
+
+def as_copied(example: CodeExample) -> CodeExample:
+    """The code a reader copies from a ``>>>`` block: prompts and output removed."""
+    if not example.source.lstrip().startswith(">>>"):
+        return example
+    lines = [
+        _PROMPT.sub("", line) if _PROMPT.match(line) else "# " + line
+        for line in example.source.splitlines()
+    ]
+    return CodeExample.create(
+        "\n".join(lines) + "\n",
+        path=example.path,
+        start_line=example.start_line,
+        prefix=example.prefix,
+    )
+
+
+@pytest.mark.parametrize("example", list(find_examples("docs", "examples")), ids=str)
+def test_block_passes_ruff(example: CodeExample, eval_example: EvalExample) -> None:
+    eval_example.set_config(
+        line_length=88, target_version="py310", ruff_select=RULES, ruff_ignore=IGNORED
+    )
+    eval_example.lint_ruff(as_copied(example))

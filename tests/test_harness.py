@@ -1,0 +1,247 @@
+"""The harness itself, on small fixture pages: every check must be able to fail.
+
+Each test writes a tiny project (a page, perhaps a snapshot or an example) into
+a temporary folder and runs pytest on it in a separate process, on each
+selected database, then reads what the run reported.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from harness import snapshots
+from harness.databases import BY_NAME, SQLITE, configured_url, leftovers
+from harness.pages import python_blocks
+from harness.render_sql_tabs import on_page_markdown
+
+pytest_plugins = ["pytester"]
+
+FIRST_BLOCK = """\
+```python
+import os
+
+from sqlalchemy import create_engine, text
+
+engine = create_engine(os.environ.get("DATABASE_URL", "sqlite:///tutorial.db"))
+```
+"""
+
+QUERY_BLOCK = """\
+```python
+>>> with engine.connect() as connection:
+...     connection.execute(text("SELECT 40 + :n"), {"n": 2}).scalar()
+42
+```
+"""
+
+
+def page(*parts: str) -> str:
+    return "# A page\n\nSome prose.\n\n" + "\n".join(parts)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester):
+    """A folder laid out like this project: docs/, tests/snapshots/, examples/."""
+    pytester.makeini("[pytest]\ntestpaths = docs\n")
+    (pytester.path / "docs").mkdir()
+    return pytester
+
+
+def write_page(project: pytest.Pytester, text: str, name: str = "page.md") -> None:
+    (project.path / "docs" / name).write_text(text)
+
+
+def run(project: pytest.Pytester, backend, *args: str) -> pytest.RunResult:
+    return project.runpytest_inprocess(f"--backend={backend.name}", "-p", "no:cacheprovider", *args)
+
+
+def record(project: pytest.Pytester, backend) -> None:
+    result = run(project, backend, "--update-snapshots")
+    assert result.ret == 0, result.stdout.str()
+
+
+def test_a_correct_page_passes_and_leaves_nothing_behind(project, backend):
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
+    record(project, backend)
+    result = run(project, backend)
+    result.assert_outcomes(passed=3)
+    # The fixture page's namespaces are named after it: none may survive the run.
+    left = leftovers(backend, configured_url(backend))
+    assert not [name for name in left if name.startswith("tutorial_page_")]
+
+
+def test_wrong_expected_output_fails_naming_page_and_line(project, backend):
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK.replace("42", "43")))
+    result = run(project, backend)
+    assert result.ret == 1
+    output = result.stdout.str()
+    assert 'File "docs/page.md", line 14' in output
+    assert f"[{backend.name}] what the block printed differs from the page" in output
+    assert "Expected:\n    43\nGot:\n    42" in output
+
+
+def test_changed_sql_snapshot_fails_with_a_diff(project, backend):
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
+    record(project, backend)
+    snapshot = project.path / "tests" / "snapshots" / "page.yml"
+    snapshot.write_text(snapshot.read_text().replace("SELECT 40 +", "SELECT 41 +"))
+    result = run(project, backend)
+    assert result.ret == 1
+    output = result.stdout.str()
+    assert f"docs/page.md, line 13 [{backend.name}]: the SQL sent differs" in output
+    assert "-SELECT 41 +" in output and "+SELECT 40 +" in output
+
+
+def test_block_without_snapshot_fails(project, backend):
+    write_page(project, page(FIRST_BLOCK))
+    record(project, backend)
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
+    result = run(project, backend)
+    assert result.ret == 1
+    assert "has no snapshot for it" in result.stdout.str()
+
+
+def test_stale_snapshot_fails_until_regenerated(project, backend):
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
+    record(project, backend)
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK.replace("40 + :n", "39 + :n + 1")))
+    result = run(project, backend)
+    assert result.ret == 1
+    output = result.stdout.str()
+    assert "tests/snapshots/page.yml, line 3: the snapshot of a block that is no longer" in output
+    record(project, backend)
+    run(project, backend).assert_outcomes(passed=3)
+
+
+def test_broken_link_and_anchor_fail_naming_page_and_line(project):
+    backend = SQLITE  # a check of the page's text: one database is enough
+    write_page(project, "# Other\n\n## Real heading\n", "other.md")
+    write_page(
+        project,
+        page(
+            "See [the other page](other.md#real-heading).\n",
+            "See [a missing page](missing.md).\n",
+            "See [a missing anchor](other.md#no-such-heading).\n",
+        ),
+    )
+    result = run(project, backend)
+    output = result.stdout.str()
+    assert result.ret == 1
+    assert "docs/page.md, line 7: the link to missing.md points at no file" in output
+    assert "docs/page.md, line 9: the link to other.md#no-such-heading names an anchor" in output
+    assert "line 5" not in output
+
+
+def test_missing_snippet_include_fails_naming_page_and_line(project):
+    backend = SQLITE  # a check of the page's text: one database is enough
+    (project.path / "examples").mkdir()
+    (project.path / "examples" / "shop.py").write_text(
+        "# --8<-- [start:answer]\nanswer = 42\n# --8<-- [end:answer]\n"
+    )
+    good = '```python\n--8<-- "examples/shop.py:answer"\n```\n\n```python\n>>> answer\n42\n```\n'
+    write_page(project, page(good))
+    run(project, backend).assert_outcomes(passed=3)
+    write_page(project, page(good.replace(":answer", ":question")))
+    result = run(project, backend)
+    assert result.ret == 1
+    assert "docs/page.md, line 6: examples/shop.py has no section named 'question'" in (
+        result.stdout.str()
+    )
+
+
+def test_python_block_in_a_misspelt_language_fails(project):
+    backend = SQLITE  # a check of the page's text: one database is enough
+    write_page(project, page(FIRST_BLOCK, "```pyhton\nprint('never run')\n```\n"))
+    result = run(project, backend)
+    assert result.ret == 1
+    assert "docs/page.md, line 13: a block in language 'pyhton' is neither run" in (
+        result.stdout.str()
+    )
+
+
+def test_skip_needs_a_reason(project):
+    backend = SQLITE  # a check of the page's text: one database is enough
+    skipped = "<!-- skip: next -->\n\n```python\nraise SystemExit\n```\n"
+    write_page(project, page(FIRST_BLOCK, skipped))
+    result = run(project, backend)
+    assert result.ret == 1
+    assert "docs/page.md, line 13: a skip needs a reason" in result.stdout.str()
+    write_page(project, page(FIRST_BLOCK, skipped.replace("next", 'next "exits"')))
+    run(project, backend).assert_outcomes(passed=3, skipped=1)
+
+
+def test_a_page_sees_no_names_it_did_not_define(project):
+    backend = SQLITE  # a check of the page's text: one database is enough
+    write_page(project, page("```python\n>>> sorted(n for n in dir() if not n.startswith('__'))\n[]\n```\n"))
+    run(project, backend).assert_outcomes(passed=2)
+
+
+def test_unreachable_database_stops_the_run_with_one_sentence(project, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_POSTGRESQL_URL", "postgresql+psycopg://nobody@127.0.0.1:1/x")
+    write_page(project, page(FIRST_BLOCK))
+    result = run(project, BY_NAME["postgresql"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    error = result.stderr.str().strip()
+    assert error.startswith("ERROR: PostgreSQL: cannot connect with TUTORIAL_POSTGRESQL_URL=")
+    assert "start the server or correct the URL." in error
+    assert "Traceback" not in error and len(error.splitlines()) == 1
+
+
+def test_missing_driver_and_bad_url_are_one_sentence(project, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_MARIADB_URL", "mysql+mysqldb://root@127.0.0.1/test")
+    result = run(project, BY_NAME["mariadb"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "MariaDB: the driver for mysql+mysqldb://root@127.0.0.1/test is not installed" in (
+        result.stderr.str()
+    )
+    monkeypatch.setenv("TUTORIAL_MARIADB_URL", "not a url")
+    result = run(project, BY_NAME["mariadb"])
+    assert "is not a database URL" in result.stderr.str()
+
+
+def test_unconfigured_database_is_skipped_with_one_line(project, monkeypatch):
+    monkeypatch.delenv("TUTORIAL_MARIADB_URL", raising=False)
+    write_page(project, page(FIRST_BLOCK))
+    result = run(project, BY_NAME["mariadb"])
+    result.stdout.fnmatch_lines(
+        ["mariadb: skipped, not configured; to include it, set TUTORIAL_MARIADB_URL=*"]
+    )
+
+
+def test_keys_do_not_churn_when_another_block_changes():
+    before = python_blocks(page(FIRST_BLOCK, QUERY_BLOCK, "```python\nx = 1\n```\n"))
+    after = python_blocks(page(FIRST_BLOCK, QUERY_BLOCK, "```python\nx = 2\n```\n"))
+    assert [b.key for b in before[:2]] == [b.key for b in after[:2]]
+    assert before[2].key != after[2].key
+
+
+def test_identical_blocks_get_distinct_keys():
+    blocks = python_blocks(page(FIRST_BLOCK, "```python\nx = 1\n```\n", "```python\nx = 1\n```\n"))
+    assert len({b.key for b in blocks}) == 3
+
+
+def test_site_shows_snapshot_sql_in_tabs_under_the_block(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = page(FIRST_BLOCK, "=== \"Tab\"\n\n" + textwrap.indent(QUERY_BLOCK, "    "))
+    (docs / "page.md").write_text(text)
+    key = python_blocks(text)[1].key
+    snapshots.save(
+        snapshots.snapshot_path(docs / "page.md", docs, tmp_path),
+        "docs/page.md",
+        {key: {"block": "x", "sqlite": "SELECT 1", "postgresql": "SELECT 2"}},
+    )
+
+    class Page:
+        class file:
+            abs_src_path = str(docs / "page.md")
+
+    config = {"docs_dir": str(docs), "config_file_path": str(tmp_path / "mkdocs.yml")}
+    html_source = on_page_markdown(text, Page, config, None)
+    assert "    ```pycon\n    >>> with engine" in html_source
+    assert '    ??? sql "SQL sent by this block"' in html_source
+    assert '        === "PostgreSQL"\n\n            ```sql\n            SELECT 2' in html_source
+    assert "-- nothing is sent on this database" in html_source  # MariaDB
+    assert html_source.count("??? sql") == 1  # the first block sent nothing
