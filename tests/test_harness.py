@@ -10,7 +10,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from harness import snapshots
 from harness.databases import BY_NAME, SQLITE, configured_url, leftovers
 from harness.pages import python_blocks
@@ -174,7 +173,10 @@ def test_skip_needs_a_reason(project):
 
 def test_a_page_sees_no_names_it_did_not_define(project):
     backend = SQLITE  # a check of the page's text: one database is enough
-    write_page(project, page("```python\n>>> sorted(n for n in dir() if not n.startswith('__'))\n[]\n```\n"))
+    write_page(
+        project,
+        page("```python\n>>> sorted(n for n in dir() if not n.startswith('__'))\n[]\n```\n"),
+    )
     run(project, backend).assert_outcomes(passed=2)
 
 
@@ -225,7 +227,7 @@ def test_identical_blocks_get_distinct_keys():
 def test_site_shows_snapshot_sql_in_tabs_under_the_block(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
-    text = page(FIRST_BLOCK, "=== \"Tab\"\n\n" + textwrap.indent(QUERY_BLOCK, "    "))
+    text = page(FIRST_BLOCK, '=== "Tab"\n\n' + textwrap.indent(QUERY_BLOCK, "    "))
     (docs / "page.md").write_text(text)
     key = python_blocks(text)[1].key
     snapshots.save(
