@@ -1,10 +1,11 @@
 # /// script
-# dependencies = ["nox>=2025.5.1"]
+# dependencies = ["nox>=2025.5.1", "testcontainers[postgres,mysql]>=4.9"]
 # ///
 """Every job of the project, one session each: `nox -l` lists them."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,19 +60,20 @@ def database_url(session: nox.Session, database: str) -> Iterator[str | None]:
 def throwaway_container(session: nox.Session, database: str) -> Iterator[str]:
     """Start the database in Docker for this session only, and remove it afterwards."""
     variable = URL_VARIABLES[database]
+    logging.getLogger("docker").setLevel(logging.WARNING)  # its debug lines are noise here
     try:
         from testcontainers.core.container import DockerClient
     except ImportError:
         session.skip(
-            f"{database} is not configured: set {variable}, or install the docker "
-            "dependency group in nox's environment to start it in Docker."
+            f"{database} is not configured: set {variable}, or install "
+            "testcontainers in nox's environment to start it in Docker"
         )
     try:
         DockerClient().client.ping()
     except Exception:
         session.skip(
             f"{database} is not configured: set {variable} to its URL "
-            "(no Docker engine is answering here to start a throwaway one)."
+            "(no Docker engine is answering here to start a throwaway one)"
         )
     if database == "postgresql":
         from testcontainers.postgres import PostgresContainer
@@ -87,7 +89,7 @@ def throwaway_container(session: nox.Session, database: str) -> Iterator[str]:
 
 
 @nox.session
-@nox.parametrize("database", DATABASES)
+@nox.parametrize("database", DATABASES, ids=DATABASES)
 def test(session: nox.Session, database: str) -> None:
     """Run every page, example and harness test on one database (all three by default)."""
     groups = ["test"] if database == "sqlite" else ["test", database]
