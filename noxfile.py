@@ -153,6 +153,20 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def mutations(session: nox.Session) -> None:
+    """Apply faults a contributor could make, one at a time, and check that each is caught."""
+    install(session, "test")
+    session.run("python", "-m", "harness.mutations", *session.posargs)
+
+
+@nox.session
+def repeat(session: nox.Session) -> None:
+    """Run the whole suite 5 times (`-- N` for N) in random orders; count failures, leftovers."""
+    install(session, "test", "postgresql", "mariadb")
+    session.run("python", "-m", "harness.repeat", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Time the doc suite against its floor on each configured database, and the site build."""
     install(session, "test", "docs", "postgresql", "mariadb")

@@ -53,7 +53,16 @@ def write_page(project: pytest.Pytester, text: str, name: str = "page.md") -> No
 
 
 def run(project: pytest.Pytester, backend, *args: str) -> pytest.RunResult:
+    """Run pytest on the fixture project, in this process: quick."""
     return project.runpytest_inprocess(f"--backend={backend.name}", "-p", "no:cacheprovider", *args)
+
+
+def run_apart(project: pytest.Pytester, backend, *args: str) -> pytest.RunResult:
+    """Run pytest on the fixture project in a process of its own, for runs that are
+    interrupted by a timeout or a lost connection and must not disturb this one."""
+    return project.runpytest_subprocess(
+        f"--backend={backend.name}", "-p", "no:cacheprovider", *args
+    )
 
 
 def record(project: pytest.Pytester, backend) -> None:
@@ -261,3 +270,158 @@ def test_site_shows_snapshot_sql_in_tabs_under_the_block(tmp_path):
     assert '        === "PostgreSQL"\n\n            ```sql\n            SELECT 2' in html_source
     assert "-- nothing is sent on this database" in html_source  # MariaDB
     assert html_source.count("??? sql") == 1  # the first block sent nothing
+
+
+LOCKING_PAGE = """\
+```python
+import os
+
+from sqlalchemy import create_engine, text
+
+engine = create_engine(os.environ["DATABASE_URL"])
+with engine.begin() as connection:
+    connection.execute(text("CREATE TABLE counters (id INTEGER PRIMARY KEY, n INTEGER)"))
+    connection.execute(text("INSERT INTO counters VALUES (1, 0)"))
+holder = engine.connect()
+holder.execute(text("UPDATE counters SET n = 1 WHERE id = 1"))
+```
+
+```python
+with engine.begin() as waiter:
+    waiter.execute(text("UPDATE counters SET n = 2 WHERE id = 1"))
+```
+
+```python
+>>> 40 + 2
+42
+```
+"""
+
+
+def test_a_hanging_block_fails_in_bounded_time_and_the_page_goes_on(project, backend):
+    if backend is SQLITE:
+        pytest.skip("SQLite gives up on a lock by itself after its busy timeout")
+    write_page(project, LOCKING_PAGE, "locks.md")
+    result = run_apart(project, backend, "--update-snapshots", "-o", "timeout=3")
+    result.assert_outcomes(passed=3, failed=1)
+    output = result.stdout.str()
+    assert "Timeout (>3.0s)" in output
+    waiting_line = python_blocks(LOCKING_PAGE)[1].line
+    assert f"FAILED docs/locks.md::sybil:{backend.name},line:{waiting_line}" in output
+    left = leftovers(backend, configured_url(backend))
+    assert not [name for name in left if name.startswith("tutorial_locks_")]
+
+
+KILLED_PAGE = """\
+```python
+import os
+
+from sqlalchemy import create_engine, text
+
+engine = create_engine(os.environ["DATABASE_URL"])
+connection = engine.connect()
+```
+
+```python
+killer = create_engine(os.environ["DATABASE_URL"])
+with killer.connect() as outside:
+    if engine.dialect.name == "postgresql":
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        outside.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    else:
+        connection_id = connection.execute(text("SELECT CONNECTION_ID()")).scalar()
+        outside.execute(text(f"KILL {int(connection_id)}"))
+```
+
+```python
+connection.execute(text("SELECT 1"))
+```
+"""
+
+
+def test_a_killed_connection_fails_its_page_only(project, backend):
+    if backend is SQLITE:
+        pytest.skip("an SQLite connection has no server side to kill")
+    write_page(project, KILLED_PAGE, "killed.md")
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK), "healthy.md")
+    result = run_apart(project, backend, "--update-snapshots")
+    result.assert_outcomes(passed=6, failed=1)
+    output = result.stdout.str()
+    using_line = python_blocks(KILLED_PAGE)[2].line
+    assert f"FAILED docs/killed.md::sybil:{backend.name},line:{using_line}" in output
+    assert "sqlalchemy.exc.OperationalError" in output
+    left = leftovers(backend, configured_url(backend))
+    assert not [name for name in left if name.startswith(("tutorial_killed_", "tutorial_healthy_"))]
+
+
+def test_an_interrupted_run_leaves_nothing_behind(project, backend):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_page(
+        project, page(FIRST_BLOCK, "```python\nimport time\n\ntime.sleep(60)\n```\n"), "slow.md"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", f"--backend={backend.name}", "--update-snapshots"],
+        cwd=project.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(4)  # long enough to be inside the sleeping block
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert "KeyboardInterrupt" in output
+    left = leftovers(backend, configured_url(backend))
+    assert not [name for name in left if name.startswith("tutorial_slow_")]
+
+
+def test_leftovers_of_a_dead_run_are_removed_before_the_next(project, backend):
+    import subprocess
+
+    if backend is SQLITE:
+        pytest.skip("SQLite namespaces are temporary files")
+    finished = subprocess.Popen(["true"])
+    finished.wait()  # its pid now belongs to no process, like that of an interrupted run
+    name = f"tutorial_orphan_{finished.pid}_abcdef"
+    with isolated_admin(backend) as connection:
+        if backend.name == "postgresql":
+            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        else:
+            connection.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    write_page(project, page(FIRST_BLOCK))
+    result = run(project, backend, "--update-snapshots")
+    assert result.ret == 0
+    assert name not in leftovers(backend, configured_url(backend))
+
+
+def isolated_admin(backend):
+    from sqlalchemy import NullPool, create_engine
+
+    return create_engine(configured_url(backend), poolclass=NullPool).begin()
+
+
+def test_legacy_idioms_need_a_reason():
+    from harness.page_checks import page_problems
+
+    legacy = "```python\nwith Session(engine) as session:\n    session.query(User).all()\n```\n"
+    problems = page_problems(page(legacy), "docs/page.md")
+    assert problems == [
+        "docs/page.md, line 5: session.query() is SQLAlchemy 1.x style; show the 2.x way, "
+        'or say why with <!-- legacy: next "reason" --> before the block'
+    ]
+    marked = '<!-- legacy: next "the old way, for comparison" -->\n\n' + legacy
+    assert page_problems(page(marked), "docs/page.md") == []
+
+
+def test_a_python_fence_the_lexer_misses_is_reported():
+    from harness.page_checks import _uncounted_blocks
+
+    text = page(FIRST_BLOCK)
+    assert _uncounted_blocks(text, "docs/page.md", python_blocks(text)) == []
+    assert _uncounted_blocks(text, "docs/page.md", []) == [
+        "docs/page.md, line 5: this python block is not collected "
+        "(is its fence indented or nested in a way Markdown does not allow?)"
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import doctest
 import io
 import os
-import re
+import random
 import sys
 import types
 from collections.abc import Iterator
@@ -38,17 +38,16 @@ from harness.databases import (
     server_version,
 )
 from harness.links import broken_links
+from harness.page_checks import page_problems
 from harness.pages import (
     Block,
     PageError,
     expand_snippets,
     python_blocks,
     relative,
-    stray_fences,
 )
 
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-UNREASONED_SKIP = re.compile(r"<!--+\s*skip:\s*(next|start)\s*(if\s*\([^,]*\))?\s*-->")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,6 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=BACKENDS,
         help="run pages and examples on this database (repeatable); "
         "default: SQLite and every database whose URL is set",
+    )
+    group.addoption(
+        "--shuffle-pages",
+        metavar="SEED",
+        help="run the files in a random order drawn from SEED (an integer, or 'random' "
+        "for a fresh one that is printed); each page's blocks keep their order",
     )
     group.addoption(
         "--update-snapshots",
@@ -152,7 +157,49 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(f"removed leftovers of an earlier run: {', '.join(run.removed_leftovers)}")
     if run.update_snapshots:
         lines.append("updating SQL snapshots instead of checking them")
+    seed = shuffle_seed(config)
+    if seed is not None:
+        lines.append(f"files in random order: --shuffle-pages={seed} repeats it")
     return lines
+
+
+def shuffle_seed(config: pytest.Config) -> int | None:
+    """The seed of --shuffle-pages, drawn once per run and shared with xdist workers."""
+    value = config.getoption("shuffle_pages")
+    if value is None:
+        return None
+    if value == "random":
+        if hasattr(config, "workerinput"):  # xdist workers use the controller's seed
+            return config.workerinput["tutorial_seed"]
+        if not hasattr(config, "_tutorial_seed"):
+            config._tutorial_seed = random.SystemRandom().randrange(10**6)
+        return config._tutorial_seed
+    try:
+        return int(value)
+    except ValueError:
+        message = f"--shuffle-pages takes an integer or 'random', not {value!r}"
+        raise pytest.UsageError(message) from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Hand the controller's random seed to each xdist worker."""
+    seed = shuffle_seed(node.config)
+    if seed is not None:
+        node.workerinput["tutorial_seed"] = seed
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --shuffle-pages, reorder whole files; blocks within a page never move."""
+    seed = shuffle_seed(config)
+    if seed is None:
+        return
+    by_file: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.path, []).append(item)
+    files = list(by_file)
+    random.Random(seed).shuffle(files)
+    items[:] = [item for file in files for item in by_file[file]]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -369,21 +416,10 @@ def evaluate_block(example) -> str | None:
 
 
 def check_page(example) -> str | None:
-    """What is wrong with the page as a whole: links, stray fences, stale snapshots."""
+    """What is wrong with the page as a whole: its text, its links, stale snapshots."""
     document: PageDocument = example.document
     problems = broken_links(document.page, document.run.docs)
-    for fence in stray_fences(document.text):
-        problems.append(
-            f"{document.name}, line {fence.line}: a block in language "
-            f"{fence.language!r} is neither run nor a known kind of text; "
-            "write ```python if it is Python"
-        )
-    for match in UNREASONED_SKIP.finditer(document.text):
-        line = document.text.count("\n", 0, match.start()) + 1
-        problems.append(
-            f"{document.name}, line {line}: a skip needs a reason a reviewer can judge, "
-            'e.g. <!-- skip: next "needs a second terminal" -->'
-        )
+    problems += page_problems(document.text, document.name)
     if not document.run.update_snapshots:
         keys = {block.key for block in example.parsed}
         for key in document.snapshot:
