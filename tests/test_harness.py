@@ -193,6 +193,10 @@ UNREACHABLE = {
     "postgresql": "postgresql+psycopg://nobody@127.0.0.1:1/x",
     "mariadb": "mysql+pymysql://nobody@127.0.0.1:1/x",
 }
+WRONG_CREDENTIALS = {
+    "postgresql": "postgresql+psycopg://no_such_role@127.0.0.1:5432/test",
+    "mariadb": "mysql+pymysql://root:not-the-password@127.0.0.1:3306/test",
+}
 NO_DRIVER = {  # drivers this project never installs
     "postgresql": "postgresql+pg8000://postgres@127.0.0.1/test",
     "mariadb": "mysql+mysqldb://root@127.0.0.1/test",
@@ -214,6 +218,15 @@ def test_unreachable_database_stops_the_run_with_one_sentence(project, backend, 
     error = one_sentence(run(project, backend))
     assert error.startswith(f"ERROR: {backend.title}: cannot connect with {backend.variable}=")
     assert error.endswith("start the server or correct the URL.")
+
+
+def test_wrong_credentials_are_one_sentence(project, backend, monkeypatch):
+    if backend is SQLITE:
+        pytest.skip("SQLite has no credentials")
+    monkeypatch.setenv(backend.variable, WRONG_CREDENTIALS[backend.name])
+    error = one_sentence(run(project, backend))
+    assert error.startswith(f"ERROR: {backend.title}: cannot connect with {backend.variable}=")
+    assert "not-the-password" not in error  # the password is never shown
 
 
 def test_missing_driver_and_bad_url_are_one_sentence(project, backend, monkeypatch):
