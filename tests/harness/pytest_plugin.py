@@ -220,6 +220,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     snapshots.record_verified_run(run.root, versions)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Report a skipped block at its line on the page, not inside pytest."""
+    report = yield
+    example = getattr(item, "example", None)
+    if report.skipped and example is not None and isinstance(report.longrepr, tuple):
+        _, _, reason = report.longrepr
+        page = relative(Path(example.path), item.config.rootpath)
+        report.longrepr = (page, example.line, reason)
+    return report
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests that take ``backend`` run once on each selected database."""
     if "backend" in metafunc.fixturenames:
