@@ -167,7 +167,21 @@ def repeat(session: nox.Session) -> None:
 
 
 @nox.session
+def browser(session: nox.Session) -> None:
+    """Build the site and test it in headless Chromium: loads, SQL tabs, copy, search, phones."""
+    install(session, "test", "docs", "browser")
+    session.run(
+        "pytest",
+        "tests/test_site.py",
+        "--backend=sqlite",  # the pages themselves are tested by `test`
+        *session.posargs,
+        env={**QUIET_MKDOCS, "TUTORIAL_BROWSER_TESTS": "required"},
+    )
+    session.log("Screenshots of every page, desktop and phone: screenshots/")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
-    """Time the doc suite against its floor on each configured database, and the site build."""
-    install(session, "test", "docs", "postgresql", "mariadb")
+    """Time the doc suite against its floor and the build; measure the site as readers get it."""
+    install(session, "test", "docs", "postgresql", "mariadb", "browser")
     session.run("python", "-m", "harness.bench", *session.posargs, env=QUIET_MKDOCS)

@@ -3,5 +3,9 @@
 One module for each job: ``pages`` finds the blocks of a page, ``databases`` gives
 each page a namespace of its own on each backend, ``capture_sql`` records what a
 block sent, ``snapshots`` keeps the committed SQL, ``pytest_plugin`` collects the
-pages, and ``render_sql_tabs`` is the mkdocs hook that shows the SQL to readers.
+pages, ``links`` and ``page_checks`` check a page's text, ``page_scripts`` turns a
+page into a program, ``render_sql_tabs`` is the mkdocs hook that shows the SQL to
+readers and offers those programs, and ``site_browser`` serves the built site to
+headless Chromium. ``bench``, ``mutations`` and ``repeat`` are run by the nox
+sessions of the same names.
 """

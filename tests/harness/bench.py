@@ -1,12 +1,19 @@
-"""How much the harness costs: the doc suite against its floor, per database.
+"""What the project costs: the doc suite against its floor, and the site for a reader.
 
 The floor runs the same blocks of the same pages directly, one fresh module
 and one fresh database namespace per page, with no pytest, no SQL capture and
 no checks. Both are timed as whole processes, interpreter start included, so
 the ratio is what a contributor feels. The site build is timed too.
 
+Then the built site is measured as a reader gets it, served gzip-compressed on
+localhost as a static host serves it, in the system's headless Chromium: the
+bytes and requests of a first visit to each page, with an empty cache, and the
+Lighthouse scores of three representative pages (the home page, a chapter of
+average length, and the longest chapter). Lighthouse comes from npm, pinned.
+The targets are a performance score of 95 or more and an accessibility of 100.
+
 Run with ``nox -s bench``; ``python -m harness.bench floor sqlite`` runs the
-floor alone.
+floor alone, and ``python -m harness.bench site`` the reader's side alone.
 """
 
 from __future__ import annotations
@@ -14,12 +21,16 @@ from __future__ import annotations
 import contextlib
 import doctest
 import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import types
+from pathlib import Path
+from urllib.parse import urljoin
 
 from harness.databases import BACKENDS, BY_NAME, configured_url, isolated_database
 from harness.pages import DOCS, ROOT, expand_snippets, pages, python_blocks
@@ -109,12 +120,82 @@ def main() -> None:
         )
     with tempfile.TemporaryDirectory() as site:
         build = _timed(["mkdocs", "build", "--strict", "--quiet", "-d", site])
-    count = len(pages(DOCS))
-    print(f"\nsite build: {build:.2f} s, {1000 * build / count:.0f} ms per page")
+        count = len(pages(DOCS))
+        print(f"\nsite build: {build:.2f} s, {1000 * build / count:.0f} ms per page")
+        print_reader_costs(Path(site))
+
+
+#: Pinned, so that scores from different days are comparable.
+LIGHTHOUSE = "lighthouse@12.8.2"
+LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+#: The home page, a chapter of average length, and the longest chapter.
+REPRESENTATIVE_PAGES = ("", "engine/", "querying/")
+
+
+def print_reader_costs(site: Path) -> None:
+    """First-visit bytes and requests of every page, and Lighthouse for three of them."""
+    from harness.site_browser import chromium, serve, site_pages
+
+    with serve(site, compress=True) as base_url:
+        print(f"\n{'first visit, empty cache':<28}{'requests':>9}{'KiB':>9}")
+        with chromium() as browser:
+            for path in site_pages(site):
+                requests, transferred = first_visit(browser, urljoin(base_url, path))
+                print(f"{'/' + path:<28}{requests:>9}{transferred / 1024:>9.0f}")
+        if shutil.which("npx") is None:
+            print("\nLighthouse: not measured, npx (Node.js) is not installed")
+            return
+        print(f"\nLighthouse {LIGHTHOUSE.split('@')[1]}, mobile, simulated throttling")
+        print(f"{'page':<20}" + "".join(f"{name:>16}" for name in LIGHTHOUSE_CATEGORIES))
+        for path in REPRESENTATIVE_PAGES:
+            scores = lighthouse(urljoin(base_url, path))
+            print(f"{'/' + path:<20}" + "".join(f"{scores[c]:>16}" for c in LIGHTHOUSE_CATEGORIES))
+
+
+def first_visit(browser, url: str) -> tuple[int, int]:
+    """Requests made and bytes received (headers and compressed bodies) loading ``url``."""
+    context = browser.new_context()  # a new context has an empty cache
+    try:
+        page = context.new_page()
+        responses = []
+        page.on("requestfinished", lambda request: responses.append(request))
+        page.goto(url, wait_until="networkidle")
+        transferred = 0
+        for request in responses:
+            sizes = request.sizes()
+            transferred += sizes["responseHeadersSize"] + sizes["responseBodySize"]
+        return len(responses), transferred
+    finally:
+        context.close()
+
+
+def lighthouse(url: str) -> dict[str, int]:
+    """The four Lighthouse scores of ``url``, out of 100, measured with the system Chromium."""
+    from harness.site_browser import CHROMIUM_ARGS, chromium_path
+
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "report.json"
+        result = subprocess.run(
+            ["npx", "--yes", LIGHTHOUSE, url, "--quiet", "--output=json"]
+            + [f"--output-path={report}", f"--only-categories={','.join(LIGHTHOUSE_CATEGORIES)}"]
+            + [f"--chrome-flags={' '.join(CHROMIUM_ARGS)}"],
+            env={**os.environ, "CHROME_PATH": chromium_path()},
+            capture_output=True,
+            text=True,
+        )
+        if not report.is_file():
+            raise RuntimeError(f"Lighthouse measured nothing for {url}:\n{result.stderr[-2000:]}")
+        categories = json.loads(report.read_text())["categories"]
+    return {name: round(100 * categories[name]["score"]) for name in LIGHTHOUSE_CATEGORIES}
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["floor"]:
         print(run_floor(sys.argv[2]), "blocks")
+    elif sys.argv[1:2] == ["site"]:
+        with tempfile.TemporaryDirectory() as built:
+            from harness.site_browser import build_site
+
+            print_reader_costs(build_site(Path(built)))
     else:
         main()

@@ -3,22 +3,47 @@
 It reads the same blocks and snapshots as the test run (``harness.pages`` and
 ``harness.snapshots``), so the site can only show SQL that a run recorded.
 It also marks blocks written as an interactive session (``>>>``) as ``pycon``,
-so that the copy button leaves out their prompts and output.
+and gives their copy button the code alone (``data-copy``): no prompts, no
+output, no traceback. Under the title of each chapter it links the chapter's
+program (``harness.page_scripts``), generated into the site by this build, and
+says which versions the last recording run used.
 """
 
 from __future__ import annotations
 
+import html
+import os
+import re
 import textwrap
 from pathlib import Path
 
 from harness import snapshots
 from harness.databases import BY_NAME
+from harness.page_scripts import console_code, page_script, script_name
 from harness.pages import Block, python_blocks
 
 ORDER = ("sqlite", "postgresql", "mariadb")
 
 
 VERIFIED_RUN_MARKER = "<!-- verified-run -->"
+
+
+_TITLE = re.compile(r"^# .+\n", re.MULTILINE)
+
+
+def on_files(files, config):
+    """Add each chapter's program to the site, generated from the page by every build."""
+    # Imported here: the test run reads this module without mkdocs installed.
+    from mkdocs.structure.files import File
+
+    docs = Path(config["docs_dir"])
+    root = Path(config["config_file_path"]).parent
+    for file in list(files.documentation_pages()):
+        source = Path(file.abs_src_path)
+        script = page_script(source, root=root)
+        if script is not None:
+            files.append(File.generated(config, script_name(source, docs), content=script.text))
+    return files
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
@@ -28,17 +53,51 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         markdown = markdown.replace(VERIFIED_RUN_MARKER, render_verified_run(root))
     source = Path(page.file.abs_src_path)
     entries = snapshots.load(snapshots.snapshot_path(source, docs, root))
+    blocks = python_blocks(markdown)
     # Work from the end of the page, so earlier offsets stay valid.
-    for block in reversed(python_blocks(markdown)):
+    for block in reversed(blocks):
         fence = block.fence
         rendered = markdown[fence.start : fence.end]
         if block.is_console:
-            rendered = rendered.replace("python", "pycon", 1)
+            rendered = with_copy_text(block, rendered.replace("python", "pycon", 1), source, root)
         entry = entries.get(block.key)
         if entry:
             rendered += "\n" + render_sql_tabs(block, entry)
         markdown = markdown[: fence.start] + rendered + markdown[fence.end :]
+    if blocks:
+        markdown = with_page_facts(markdown, source, docs, root)
     return markdown
+
+
+def with_copy_text(block: Block, rendered: str, page: Path, root: Path) -> str:
+    """The block inside a ``data-copy`` element, which Material's copy button prefers.
+
+    The CSS alone cannot leave out a traceback, whose lines are not marked as
+    output; the code is therefore worked out here, as the page's program has it.
+    """
+    code = html.escape(console_code(block, page, root), quote=True).replace("\n", "&#10;")
+    indent = block.fence.indent
+    return (
+        f'{indent}<div class="console-block" data-copy="{code}" markdown>\n\n'
+        f"{rendered}\n\n{indent}</div>"
+    )
+
+
+def with_page_facts(markdown: str, page: Path, docs: Path, root: Path) -> str:
+    """Under the page's title: its program to download, and when it was last verified."""
+    title = _TITLE.search(markdown)
+    if title is None:
+        return markdown
+    script = script_name(page, docs)
+    link = Path(os.path.relpath(docs / script, page.parent)).as_posix()
+    facts = (
+        '\n<div class="page-facts" markdown>\n\n'
+        f'[Download this page as a script]({link}){{ download="{Path(script).name}" }}: '
+        "every python block below, in order, as one program for SQLite, PostgreSQL "
+        "or MariaDB.\n\n"
+        f"{render_verified_line(root)}\n\n</div>\n"
+    )
+    return markdown[: title.end()] + facts + markdown[title.end() :]
 
 
 def render_sql_tabs(block: Block, entry: dict[str, str]) -> str:
@@ -67,3 +126,24 @@ def render_verified_run(root: Path) -> str:
     lines = ["| | Version |", "|---|---|"]
     lines += [f"| {label} | {value} |" for label, value in rows]
     return "\n".join(lines)
+
+
+def render_verified_line(root: Path) -> str:
+    """One sentence with the date and versions of the last recording run."""
+    record = snapshots.load(snapshots.verified_run_path(root))
+    if not record:
+        return "No run has recorded the SQL of this page yet."
+    databases = [
+        f"{BY_NAME[name].title} {record['databases'][name]}"
+        for name in ORDER
+        if name in record.get("databases", {})
+    ]
+    if len(databases) > 1:
+        on = ", ".join(databases[:-1]) + f" and {databases[-1]}"
+    else:
+        on = databases[0] if databases else "no database"
+    return (
+        f"Last verified on {record['date']}, by the run that recorded the SQL shown here: "
+        f"SQLAlchemy {record['sqlalchemy']} on Python {record['python']}, with {on}. "
+        "That run wrote these versions down itself."
+    )

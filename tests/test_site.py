@@ -1,0 +1,324 @@
+"""The built site, tested the way readers use it: in a real browser.
+
+The site is built strictly into a temporary folder (or taken, already built,
+from the folder named by ``TUTORIAL_SITE_DIR``), served on 127.0.0.1 and opened
+in the system's headless Chromium through Playwright. One browser and one tab
+serve the whole module, because the machines that run it have two cores.
+
+These tests need the ``browser`` and ``docs`` dependency groups and a Chromium
+(``nox -s browser`` has both). Where either is missing they are skipped, except
+under ``nox -s browser``, which sets ``TUTORIAL_BROWSER_TESTS=required`` so that a
+missing browser fails the run instead of passing it silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from harness import snapshots
+from harness.databases import BY_NAME
+from harness.page_scripts import page_blocks, page_script
+from harness.pages import DOCS, ROOT, pages
+from harness.site_browser import (
+    DESKTOP,
+    PHONE,
+    build_site,
+    chromium,
+    chromium_path,
+    is_local,
+    serve,
+    site_pages,
+)
+
+REQUIRED = os.environ.get("TUTORIAL_BROWSER_TESTS") == "required"
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRED:
+        raise RuntimeError(f"the browser tests cannot run: {reason}")
+    pytest.skip(f"{reason}; `nox -s browser` runs these tests", allow_module_level=True)
+
+
+try:
+    import mkdocs  # noqa: F401 - only whether it is installed matters here
+    import playwright.sync_api  # noqa: F401
+except ImportError as error:
+    _unavailable(f"{error.name} is not installed (dependency groups browser and docs)")
+if not Path(chromium_path()).is_file():
+    _unavailable(f"no Chromium at {chromium_path()} (apt-get install chromium)")
+
+
+SCREENSHOTS = Path(os.environ.get("TUTORIAL_SCREENSHOTS") or ROOT / "screenshots")
+
+
+def url_path(source: Path) -> str:
+    """``docs/engine.md`` is served at ``engine/``, ``docs/index.md`` at the root."""
+    relative = source.relative_to(DOCS).with_suffix("")
+    if relative.name == "index":
+        relative = relative.parent
+    return "" if str(relative) == "." else f"{relative.as_posix()}/"
+
+
+PAGES = pages(DOCS)
+CHAPTERS = [page for page in PAGES if page_blocks(page)]
+
+
+class Reader:
+    """One tab of the browser, with everything it saw go wrong since the last visit."""
+
+    def __init__(self, context, base_url: str) -> None:
+        self.base_url = base_url
+        self.problems: list[str] = []
+        self.outside_requests: list[str] = []
+        context.route("**/*", self._only_local)
+        self.page = context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"uncaught error: {error}"))
+        self.page.on(
+            "requestfailed",
+            lambda request: self.problems.append(f"request failed: {request.url}"),
+        )
+
+    def _only_local(self, route) -> None:
+        # Everything outside the local server is refused, so a page that fetches
+        # a font or a script from elsewhere is caught here and never reaches out.
+        if is_local(route.request.url, self.base_url):
+            route.continue_()
+        else:
+            self.outside_requests.append(route.request.url)
+            route.abort()
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.problems.append(f"console error: {message.text}")
+
+    def visit(self, path: str) -> None:
+        self.problems.clear()
+        self.outside_requests.clear()
+        self.page.goto(urljoin(self.base_url, path), wait_until="networkidle")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    given = os.environ.get("TUTORIAL_SITE_DIR")
+    if given:
+        return Path(given)
+    return build_site(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="module")
+def base_url(site):
+    with serve(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def reader(base_url):
+    with chromium() as browser:
+        context = browser.new_context(
+            viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"]
+        )
+        yield Reader(context, base_url)
+        context.close()
+
+
+def test_the_site_has_exactly_the_pages_of_docs(site):
+    assert site_pages(site) == sorted(url_path(page) for page in PAGES)
+
+
+@pytest.mark.parametrize("source", PAGES, ids=lambda page: page.stem)
+def test_a_page_loads_with_no_error_and_nothing_from_other_hosts(reader, source):
+    reader.visit(url_path(source))
+    assert reader.outside_requests == [], "requests to hosts other than the local server"
+    assert reader.problems == []
+    assert reader.page.locator("article h1").count() == 1
+
+
+def differing_sql_block(source: Path) -> tuple[int, dict[str, str]]:
+    """The first block of ``source`` that sends SQLite and PostgreSQL different SQL."""
+    entries = snapshots.load(snapshots.snapshot_path(source))
+    for index, item in enumerate(page_blocks(source)):
+        sql = {name: (entries.get(item.block.key) or {}).get(name) for name in BY_NAME}
+        if all(sql.values()) and sql["sqlite"] != sql["postgresql"]:
+            return index, sql
+    raise AssertionError(f"no block of {source.name} sends SQLite and PostgreSQL different SQL")
+
+
+def python_code_blocks(reader: Reader):
+    """The page's python blocks as rendered, in page order (SQL boxes left out)."""
+    return reader.page.locator(
+        "article div.language-python.highlight, article div.language-pycon.highlight"
+    )
+
+
+def test_the_sql_box_opens_and_its_tabs_show_each_databases_sql(reader):
+    source = DOCS / "engine.md"
+    index, expected = differing_sql_block(source)
+    reader.visit(url_path(source))
+    box = python_code_blocks(reader).nth(index).locator("xpath=following::details[1]")
+    tabs = box.locator(".tabbed-block")
+    assert box.get_attribute("open") is None, "the SQL box starts closed"
+    assert not tabs.first.is_visible()
+
+    box.locator("summary").click()
+    assert box.get_attribute("open") is not None
+    shown = {}
+    for position, name in enumerate(BY_NAME):
+        box.locator(".tabbed-labels label").nth(position).click()
+        assert box.locator(".tabbed-labels label").nth(position).inner_text() == (
+            BY_NAME[name].title
+        )
+        visible = [tab.is_visible() for tab in tabs.all()]
+        assert visible == [i == position for i in range(len(BY_NAME))], name
+        shown[name] = tabs.nth(position).inner_text().strip()
+    assert shown == {name: sql.strip() for name, sql in expected.items()}
+    assert shown["sqlite"] != shown["postgresql"]
+
+
+# Runs what was copied from a page, block after block, one statement at a time,
+# as a reader pasting each block into Python would. An error the page shows for
+# a block is expected there, by name; any other error, or a missing one, fails.
+PASTE = textwrap.dedent(
+    """\
+    import ast, json, sys, types
+
+    module = types.ModuleType("pasted")
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
+    for block in json.load(open(sys.argv[1])):
+        if block["skip_if"] and eval(block["skip_if"], namespace):
+            continue
+        raised = []
+        for statement in ast.parse(block["code"]).body:
+            code = compile(ast.Module([statement], []), f"<block at line {block['line']}>", "exec")
+            try:
+                exec(code, namespace)
+            except Exception as error:
+                kind = type(error)
+                name = f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins.")
+                if name not in block["errors"]:
+                    raise
+                raised.append(name)
+        if raised != block["errors"]:
+            sys.exit(f"block at line {block['line']}: expected {block['errors']}, got {raised}")
+    """
+)
+
+
+def copied_text(reader: Reader, block) -> str:
+    block.hover()
+    block.locator("button[data-md-type=copy]").click()
+    return reader.page.evaluate("navigator.clipboard.readText()")
+
+
+@pytest.mark.parametrize("name", ["engine", "loading"])
+def test_the_copy_button_copies_code_that_runs(reader, name, tmp_path):
+    source = DOCS / f"{name}.md"
+    items = page_blocks(source)
+    reader.visit(url_path(source))
+    rendered = python_code_blocks(reader)
+    assert rendered.count() == len(items)
+    pasted = []
+    for item, block in zip(items, rendered.all(), strict=True):
+        text = copied_text(reader, block)
+        where = f"{source.name}, line {item.block.line}"
+        assert ">>> " not in text and "\n... " not in text, f"{where}: prompts were copied"
+        assert "Traceback (most recent call last)" not in text, f"{where}: output was copied"
+        assert text == item.code.rstrip(), f"{where}: the copy is not the block's code"
+        condition = item.skip.condition if item.skip else None
+        if item.skip and condition is None:
+            continue  # skipped everywhere: the page does not run it either
+        pasted.append(
+            {
+                "line": item.block.line,
+                "code": text,
+                "skip_if": condition,
+                "errors": item.expected_errors,
+            }
+        )
+    (tmp_path / "blocks.json").write_text(json.dumps(pasted))
+    (tmp_path / "paste.py").write_text(PASTE)
+    result = subprocess.run(
+        [sys.executable, "paste.py", "blocks.json"],
+        cwd=tmp_path,
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'pasted.db'}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("selectinload", "loading.md"),
+        ("expire_on_commit", "session.md"),
+        ("pool_pre_ping", "engine.md"),
+        ("back_populates", "relationship-patterns.md"),
+    ],
+)
+def test_search_for_a_key_term_lands_on_its_page(reader, term, expected):
+    reader.visit("")
+    search = reader.page.locator("input.md-search__input")
+    search.click()
+    search.press_sequentially(term)  # Material searches on key presses, as a reader types
+    first = reader.page.locator(".md-search-result__item a.md-search-result__link").first
+    first.wait_for()
+    first.click()
+    reader.page.wait_for_load_state("networkidle")
+    assert urlsplit(reader.page.url).path == "/" + url_path(DOCS / expected)
+    assert term in reader.page.locator("article").inner_text()
+    assert reader.problems == []
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda page: page.stem)
+def test_a_chapter_offers_its_script_and_says_when_it_was_verified(reader, source):
+    reader.visit(url_path(source))
+    link = reader.page.get_by_role("link", name="Download this page as a script")
+    assert link.get_attribute("download") == source.with_suffix(".py").name
+    script = reader.page.evaluate(
+        "async href => (await fetch(href)).text()", link.get_attribute("href")
+    )
+    assert script == page_script(source).text
+
+    facts = reader.page.locator(".page-facts").inner_text()
+    record = snapshots.load(snapshots.verified_run_path())
+    assert f"Last verified on {record['date']}" in facts
+    assert f"SQLAlchemy {record['sqlalchemy']} on Python {record['python']}" in facts
+    for name, version in record["databases"].items():
+        assert f"{BY_NAME[name].title} {version}" in facts
+
+
+@pytest.fixture(scope="module")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # The folder ignores itself, so that review material never gets committed.
+    (SCREENSHOTS / ".gitignore").write_text("*\n")
+    return SCREENSHOTS
+
+
+@pytest.mark.parametrize("source", PAGES, ids=lambda page: page.stem)
+def test_a_page_holds_its_layout_at_phone_width(reader, source, screenshots):
+    name = source.stem
+    reader.visit(url_path(source))
+    reader.page.screenshot(path=screenshots / f"{name}-desktop.png", full_page=True)
+    reader.page.set_viewport_size(PHONE)
+    try:
+        reader.visit(url_path(source))
+        reader.page.screenshot(path=screenshots / f"{name}-phone.png", full_page=True)
+        widths = reader.page.evaluate(
+            "({page: document.documentElement.scrollWidth, body: document.body.scrollWidth,"
+            " window: document.documentElement.clientWidth})"
+        )
+    finally:
+        reader.page.set_viewport_size(DESKTOP)
+    assert widths["page"] <= widths["window"], f"the page scrolls sideways on a phone: {widths}"
+    assert widths["body"] <= widths["window"], f"the body scrolls sideways on a phone: {widths}"
