@@ -279,10 +279,11 @@ def test_site_shows_snapshot_sql_in_tabs_under_the_block(tmp_path):
     config = {"docs_dir": str(docs), "config_file_path": str(tmp_path / "mkdocs.yml")}
     html_source = on_page_markdown(text, Page, config, None)
     assert "    ```pycon\n    >>> with engine" in html_source
-    assert '    ??? sql "SQL sent by this block"' in html_source
-    assert '        === "PostgreSQL"\n\n            ```sql\n            SELECT 2' in html_source
+    assert '\n    <details class="sql-box"><summary>SQL sent by this block</summary>' in html_source
+    assert '<label for="sql-' + key + '-1">PostgreSQL</label>' in html_source
+    assert '<pre class="sql-tab-panel">SELECT 2</pre>' in html_source
     assert "-- nothing is sent on this database" in html_source  # MariaDB
-    assert html_source.count("??? sql") == 1  # the first block sent nothing
+    assert html_source.count('class="sql-box"') == 1  # the first block sent nothing
 
 
 LOCKING_PAGE = """\

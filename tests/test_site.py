@@ -163,7 +163,7 @@ def test_the_sql_box_opens_and_its_tabs_show_each_databases_sql(reader):
     index, expected = differing_sql_block(source)
     reader.visit(url_path(source))
     box = python_code_blocks(reader).nth(index).locator("xpath=following::details[1]")
-    tabs = box.locator(".tabbed-block")
+    tabs = box.locator(".sql-tab-panel")
     assert box.get_attribute("open") is None, "the SQL box starts closed"
     assert not tabs.first.is_visible()
 
@@ -171,8 +171,8 @@ def test_the_sql_box_opens_and_its_tabs_show_each_databases_sql(reader):
     assert box.get_attribute("open") is not None
     shown = {}
     for position, name in enumerate(BY_NAME):
-        box.locator(".tabbed-labels label").nth(position).click()
-        assert box.locator(".tabbed-labels label").nth(position).inner_text() == (
+        box.locator(".sql-tab-labels label").nth(position).click()
+        assert box.locator(".sql-tab-labels label").nth(position).inner_text() == (
             BY_NAME[name].title
         )
         visible = [tab.is_visible() for tab in tabs.all()]

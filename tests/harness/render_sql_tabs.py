@@ -14,7 +14,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import textwrap
 from pathlib import Path
 
 from harness import snapshots
@@ -101,13 +100,39 @@ def with_page_facts(markdown: str, page: Path, docs: Path, root: Path) -> str:
 
 
 def render_sql_tabs(block: Block, entry: dict[str, str]) -> str:
-    """A collapsed box under the block, with a tab for each database."""
-    lines = ['\n??? sql "SQL sent by this block"\n']
-    for name in ORDER:
-        sql = entry.get(name) or "-- nothing is sent on this database"
-        lines.append(f'    === "{BY_NAME[name].title}"\n')
-        lines.append(textwrap.indent(f"```sql\n{sql}\n```\n", " " * 8))
-    return textwrap.indent("\n".join(lines), block.fence.indent)
+    """A collapsed box under the block, with a tab for each database.
+
+    Plain HTML with CSS-only tabs (docs/stylesheets/tutorial.css), rather than
+    the theme's content tabs: a chapter has dozens of these boxes, and the theme's
+    script would spend a second setting up each tab set and code block before
+    the page answers. docs/javascripts/sql-tabs.js keeps the chosen database the
+    same in every box of the page.
+    """
+    name = f"sql-{block.key}"
+    inputs, labels, panels = [], [], []
+    for index, backend in enumerate(ORDER):
+        sql = entry.get(backend) or "-- nothing is sent on this database"
+        checked = " checked" if index == 0 else ""
+        inputs.append(
+            f'<input type="radio" name="{name}" id="{name}-{index}" '
+            f'data-database="{backend}"{checked}>'
+        )
+        labels.append(f'<label for="{name}-{index}">{BY_NAME[backend].title}</label>')
+        panels.append(f'<pre class="sql-tab-panel">{html.escape(sql)}</pre>')
+    box = "".join(
+        [
+            '<details class="sql-box"><summary>SQL sent by this block</summary>',
+            '<div class="sql-tabs">',
+            *inputs,
+            '<div class="sql-tab-labels">',
+            *labels,
+            '</div><div class="sql-tab-panels">',
+            *panels,
+            "</div></div></details>",
+        ]
+    )
+    # One line of raw HTML: Markdown leaves it as it is, even inside a tab.
+    return f"\n{block.fence.indent}{box.replace(chr(10), '&#10;')}\n"
 
 
 def render_verified_run(root: Path) -> str:
