@@ -81,10 +81,8 @@ class Reader:
         self.page = context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.problems.append(f"uncaught error: {error}"))
-        self.page.on(
-            "requestfailed",
-            lambda request: self.problems.append(f"request failed: {request.url}"),
-        )
+        self.page.on("requestfailed", self._request_failed)
+        self.page.on("response", self._response)
 
     def _only_local(self, route) -> None:
         # Everything outside the local server is refused, so a page that fetches
@@ -94,6 +92,17 @@ class Reader:
         else:
             self.outside_requests.append(route.request.url)
             route.abort()
+
+    def _request_failed(self, request) -> None:
+        # A local request that the reader's own navigation cut short (the favicon
+        # of the page being left, say) is no fault of the site; any other is.
+        if request.failure == "net::ERR_ABORTED" and is_local(request.url, self.base_url):
+            return
+        self.problems.append(f"request failed: {request.url} ({request.failure})")
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
 
     def _console(self, message) -> None:
         if message.type == "error":
