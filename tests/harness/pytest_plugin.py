@@ -110,12 +110,18 @@ def pytest_configure(config: pytest.Config) -> None:
             "The blocks of a page build on each other, so parallel runs need --dist loadfile."
         )
     if not hasattr(config, "workerinput"):  # once per run, not once per xdist worker
+        from harness.databases import check_rights
+
+        run.kept_leftovers = []
         for backend, url in backends:
             try:
                 check_reachable(backend, url)
-                run.removed_leftovers += remove_leftovers(backend, url)
+                check_rights(backend, url)
+                sweep = remove_leftovers(backend, url)
             except BackendUnavailable as error:
                 raise pytest.UsageError(str(error)) from None
+            run.removed_leftovers += sweep.removed
+            run.kept_leftovers += sweep.kept
 
     sybils = [
         Sybil(
@@ -130,6 +136,21 @@ def pytest_configure(config: pytest.Config) -> None:
         for index, (backend, url) in enumerate(backends)
     ]
     config.stash[COLLECT] = SybilCollection(sybils).pytest() if sybils else None
+    if not sybils and not_configured:
+        # Only databases whose URL is unset were asked for: a page named on the
+        # command line is reported skipped, saying why, instead of "not found".
+        reason = " ".join(
+            f"{b.title} is not configured: set {b.variable}, e.g. {b.variable}={b.example_url}."
+            for b in not_configured
+        )
+
+        class NotConfiguredPage(pytest.File):
+            def collect(self):
+                pytest.skip(reason)
+
+        config.stash[COLLECT] = lambda path, parent: NotConfiguredPage.from_parent(
+            parent, path=path
+        )
 
 
 COLLECT = pytest.StashKey[object]()
@@ -155,6 +176,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         )
     if run.removed_leftovers:
         lines.append(f"removed leftovers of an earlier run: {', '.join(run.removed_leftovers)}")
+    lines += getattr(run, "kept_leftovers", [])  # set by the controller only
     if run.update_snapshots:
         lines.append("updating SQL snapshots instead of checking them")
     seed = shuffle_seed(config)
