@@ -146,7 +146,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
         class NotConfiguredPage(pytest.File):
             def collect(self):
-                pytest.skip(reason)
+                item = NotConfigured.from_parent(self, name="not configured")
+                item.add_marker(pytest.mark.skip(reason=reason))
+                yield item
+
+        class NotConfigured(pytest.Item):
+            def runtest(self):
+                pass
+
+            def reportinfo(self):
+                return self.path, 0, self.name
 
         config.stash[COLLECT] = lambda path, parent: NotConfiguredPage.from_parent(
             parent, path=path
