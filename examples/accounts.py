@@ -106,6 +106,7 @@ def verify_token(token: str, stored: str) -> bool:
 
 
 # --8<-- [start:models]
+# --8<-- [start:utc]
 class utc_now(FunctionElement):
     """The current time in UTC, as each database spells it."""
 
@@ -147,6 +148,9 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# --8<-- [end:utc]
 
 
 class Base(DeclarativeBase):
