@@ -7,6 +7,7 @@ selected database, then reads what the run reported.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -108,7 +109,10 @@ def test_block_without_snapshot_fails(project, backend):
     write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
     result = run(project, backend)
     assert result.ret == 1
-    assert "has no snapshot for it" in result.stdout.str()
+    assert (
+        f"docs/page.md, line 13 [{backend.name}]: tests/snapshots/page.yml has no recording "
+        f"of this block on {backend.title}"
+    ) in result.stdout.str()
 
 
 def test_stale_snapshot_fails_until_regenerated(project, backend):
@@ -118,7 +122,9 @@ def test_stale_snapshot_fails_until_regenerated(project, backend):
     result = run(project, backend)
     assert result.ret == 1
     output = result.stdout.str()
-    assert "tests/snapshots/page.yml, line 3: the snapshot of a block that is no longer" in output
+    assert re.search(
+        r"tests/snapshots/page\.yml, line \d+: the snapshot of a block that is no longer", output
+    )
     record(project, backend)
     run(project, backend).assert_outcomes(passed=3)
 
@@ -150,6 +156,7 @@ def test_missing_snippet_include_fails_naming_page_and_line(project):
     )
     good = '```python\n--8<-- "examples/shop.py:answer"\n```\n\n```python\n>>> answer\n42\n```\n'
     write_page(project, page(good))
+    record(project, backend)
     run(project, backend).assert_outcomes(passed=3)
     write_page(project, page(good.replace(":answer", ":question")))
     result = run(project, backend)
@@ -176,8 +183,105 @@ def test_skip_needs_a_reason(project):
     result = run(project, backend)
     assert result.ret == 1
     assert "docs/page.md, line 13: a skip needs a reason" in result.stdout.str()
+    for blank in ('next ""', "next '   '"):
+        write_page(project, page(FIRST_BLOCK, skipped.replace("next", blank)))
+        assert "docs/page.md, line 13: a skip needs a reason" in run(project, backend).stdout.str()
     write_page(project, page(FIRST_BLOCK, skipped.replace("next", 'next "exits"')))
-    run(project, backend).assert_outcomes(passed=3, skipped=1)
+    record(project, backend)
+    run(project, backend).assert_outcomes(passed=2, skipped=1)
+
+
+@pytest.mark.parametrize(
+    ("comment", "message"),
+    [
+        ("<!-- skip: start -->", "`skip: start` is not supported here"),
+        (
+            '<!-- skip: next if(True, reason="somewhere") -->',
+            "a conditional skip hides from readers where a block runs",
+        ),
+    ],
+)
+def test_skips_other_than_next_with_a_reason_fail_at_their_line(project, comment, message):
+    backend = SQLITE  # a check of the page's text: one database is enough
+    write_page(project, page(FIRST_BLOCK, f"{comment}\n\n```python\nraise SystemExit\n```\n"))
+    result = run(project, backend)
+    assert result.ret == 1
+    assert f"docs/page.md, line 13: {message}" in result.stdout.str()
+
+
+def test_a_python_block_hidden_in_a_comment_fails(project):
+    backend = SQLITE  # a check of the page's text: one database is enough
+    hidden = "<!--\n```python\nsecret = 1\n```\n-->\n"
+    write_page(project, page(FIRST_BLOCK, hidden))
+    result = run(project, backend)
+    assert result.ret == 1
+    assert "docs/page.md, line 14: this python block is inside an HTML comment" in (
+        result.stdout.str()
+    )
+
+
+TABBED_BLOCKS = """=== "PostgreSQL"
+
+    ```python
+    >>> engine.dialect.name
+    'postgresql'
+    ```
+
+=== "SQLite and MariaDB"
+
+    ```python
+    >>> engine.dialect.name in ("sqlite", "mysql", "mariadb")
+    True
+    ```
+"""
+
+
+def test_a_block_under_a_database_tab_runs_on_that_database_only(project, backend):
+    write_page(project, page(FIRST_BLOCK, TABBED_BLOCKS))
+    record(project, backend)
+    result = run(project, backend, "-rs")
+    result.assert_outcomes(passed=3, skipped=1)
+    shown = "PostgreSQL" if backend.name != "postgresql" else "SQLite and MariaDB"
+    assert f'under the tab "{shown}"' in result.stdout.str()
+
+
+PRINTING_BLOCK = """```python
+with engine.connect() as connection:
+    print("the database says", connection.execute(text("SELECT 6 * 7")).scalar())
+```
+"""
+
+
+def test_what_a_plain_block_prints_is_recorded_and_checked(project, backend):
+    write_page(project, page(FIRST_BLOCK, PRINTING_BLOCK))
+    record(project, backend)
+    snapshot = project.path / "tests" / "snapshots" / "page.yml"
+    assert "the database says 42" in snapshot.read_text()
+    run(project, backend).assert_outcomes(passed=3)
+    snapshot.write_text(snapshot.read_text().replace("says 42", "says 41"))
+    result = run(project, backend)
+    assert result.ret == 1
+    output = result.stdout.str()
+    assert f"docs/page.md, line 13 [{backend.name}]: what the block printed differs" in output
+    assert "-the database says 41" in output and "+the database says 42" in output
+
+
+def test_showing_a_set_fails_because_its_order_is_chance(project):
+    backend = SQLITE  # a check of the page's text: one database is enough
+    write_page(project, page(FIRST_BLOCK, "```python\n>>> {'b', 'a'}\n{'a', 'b'}\n```\n"))
+    result = run(project, backend)
+    assert result.ret == 1
+    assert "docs/page.md, line 13: a set is shown, and its order changes" in result.stdout.str()
+
+
+def test_deleting_a_last_block_that_sends_nothing_is_caught(project):
+    backend = SQLITE  # a check of the page's text: one database is enough
+    write_page(project, page(FIRST_BLOCK, "```python\nanswer = 42\n```\n"))
+    record(project, backend)
+    write_page(project, page(FIRST_BLOCK))
+    result = run(project, backend)
+    assert result.ret == 1
+    assert "the snapshot of a block that is no longer on docs/page.md" in result.stdout.str()
 
 
 def test_a_page_sees_no_names_it_did_not_define(project):
@@ -186,6 +290,7 @@ def test_a_page_sees_no_names_it_did_not_define(project):
         project,
         page("```python\n>>> sorted(n for n in dir() if not n.startswith('__'))\n[]\n```\n"),
     )
+    record(project, backend)
     run(project, backend).assert_outcomes(passed=2)
 
 
@@ -269,7 +374,15 @@ def test_site_shows_snapshot_sql_in_tabs_under_the_block(tmp_path):
     snapshots.save(
         snapshots.snapshot_path(docs / "page.md", docs, tmp_path),
         "docs/page.md",
-        {key: {"block": "x", "sqlite": "SELECT 1", "postgresql": "SELECT 2"}},
+        {
+            python_blocks(text)[0].key: {
+                "block": "x",
+                "sqlite": "",
+                "postgresql": "",
+                "mariadb": "",
+            },
+            key: {"block": "x", "sqlite": "SELECT 1", "postgresql": "SELECT 2", "mariadb": ""},
+        },
     )
 
     class Page:
@@ -284,6 +397,53 @@ def test_site_shows_snapshot_sql_in_tabs_under_the_block(tmp_path):
     assert '<pre class="sql-tab-panel">SELECT 2</pre>' in html_source
     assert "-- nothing is sent on this database" in html_source  # MariaDB
     assert html_source.count('class="sql-box"') == 1  # the first block sent nothing
+
+
+def render(tmp_path, text: str, entries: dict) -> str:
+    """The page as the site build renders it, with ``entries`` as its snapshot."""
+    docs = tmp_path / "docs"
+    docs.mkdir(exist_ok=True)
+    (docs / "page.md").write_text(text)
+    path = snapshots.snapshot_path(docs / "page.md", docs, tmp_path)
+    snapshots.save(path, "docs/page.md", entries)
+
+    class Page:
+        class file:
+            abs_src_path = str(docs / "page.md")
+
+    config = {"docs_dir": str(docs), "config_file_path": str(tmp_path / "mkdocs.yml")}
+    return on_page_markdown(text, Page, config, None)
+
+
+def test_site_shows_a_tabbed_block_only_on_its_databases_and_refuses_unrecorded_ones(tmp_path):
+    text = page(TABBED_BLOCKS)
+    postgresql_only, others = python_blocks(text)
+    entries = {
+        postgresql_only.key: {"block": "x", "postgresql": "SELECT 'pg'"},
+        others.key: {"block": "x", "sqlite": "SELECT 'lite'", "mariadb": "SELECT 'maria'"},
+    }
+    html_source = render(tmp_path, text, entries)
+    assert html_source.count("<label for=") == 3  # one tab for PostgreSQL, two for the others
+    assert "nothing is sent" not in html_source
+    del entries[others.key]["mariadb"]
+    with pytest.raises(
+        Exception, match=r"docs/page\.md, line 14: no run has recorded this block on MariaDB"
+    ):
+        render(tmp_path, text, entries)
+
+
+def test_site_shows_each_databases_output_in_tabs_when_they_differ(tmp_path):
+    text = page(FIRST_BLOCK, PRINTING_BLOCK)
+    first, printing = python_blocks(text)
+    quiet = {"block": "x", "sqlite": "", "postgresql": "", "mariadb": ""}
+    same = {"sqlite": "42\n", "postgresql": "42\n", "mariadb": "42\n"}
+    entries = {first.key: quiet, printing.key: {**quiet, "output": same}}
+    html_source = render(tmp_path, text, entries)
+    assert '<div class="block-output"><span>Output</span><pre>42&#10;</pre></div>' in html_source
+    entries[printing.key]["output"] = {**same, "mariadb": "41\n"}
+    html_source = render(tmp_path, text, entries)
+    assert "Output, on each database" in html_source
+    assert '<pre class="sql-tab-panel">41&#10;</pre>' in html_source
 
 
 LOCKING_PAGE = """\

@@ -36,8 +36,6 @@ from urllib.parse import urljoin
 from harness.databases import BACKENDS, BY_NAME, configured_url, isolated_database
 from harness.pages import DOCS, ROOT, expand_snippets, pages, python_blocks
 
-SKIP = "<!-- skip: next"
-
 
 def run_floor(backend_name: str) -> int:
     """Execute every block of every page on one database; returns the blocks run."""
@@ -51,13 +49,10 @@ def run_floor(backend_name: str) -> int:
         module = types.ModuleType(f"floor_{page.stem.replace('-', '_')}")
         sys.modules[module.__name__] = module
         namespace = module.__dict__
-        previous_end = 0
         with isolated_database(backend, configured_url(backend), page.stem) as database:
             os.environ["DATABASE_URL"] = database.url
             for block in blocks:
-                between = text[previous_end : block.fence.start]
-                previous_end = block.fence.end
-                if SKIP in between and _skipped(between, namespace):
+                if block.skip is not None or not block.runs_on(backend.name):
                     continue
                 source = expand_snippets(block.source, page, block.line)
                 _execute(source, block.is_console, namespace, str(page))
@@ -65,14 +60,6 @@ def run_floor(backend_name: str) -> int:
             _close(namespace)
         sys.modules.pop(module.__name__, None)
     return executed
-
-
-def _skipped(between: str, namespace: dict) -> bool:
-    reason = between.split(SKIP, 1)[1].split("-->", 1)[0].strip()
-    if reason.startswith("if"):
-        condition = reason[2:].strip()
-        return bool(eval(f"(lambda c, reason=None: c){condition}", dict(namespace)))  # noqa: S307
-    return True
 
 
 def _execute(source: str, console: bool, namespace: dict, filename: str) -> None:

@@ -8,20 +8,20 @@ executes (``harness.pages``), so the site build and the test suite agree on it:
 - ``>>>`` sessions lose their prompts and their output, as the copy button does;
 - an example whose output on the page is a traceback is wrapped in
   ``try``/``except`` for that exception, and fails loudly if it is not raised;
-- a block skipped on some databases (``<!-- skip: next if(...) -->``) runs
-  under the inverse ``if``, so the program behaves on every database as the
-  test run does; a block skipped everywhere is kept as a comment, with its reason.
+- a block under a content tab that names databases runs under an ``if`` on
+  ``engine.dialect.name``, so the program behaves on every database as the test
+  run does; a block skipped everywhere is kept as a comment, with its reason.
 """
 
 from __future__ import annotations
 
-import ast
 import doctest
 import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.databases import BY_NAME
 from harness.pages import (
     ROOT,
     Block,
@@ -35,7 +35,6 @@ from harness.pages import (
 #: Where the build puts the scripts, relative to the site's root.
 SCRIPTS_FOLDER = "scripts"
 
-_SKIP = re.compile(r"<!--+\s*skip:\s*(?P<action>\w+)(?P<arguments>.*?)--+>", re.DOTALL)
 _HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
 _EXCEPTION_NAME = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\s*(?::|$)")
 
@@ -85,21 +84,12 @@ class Script:
 
 
 @dataclass(frozen=True)
-class Skip:
-    """A Sybil skip comment before a block."""
-
-    condition: str | None  # Python source of the condition; None for an unconditional skip
-    reason: str
-
-
-@dataclass(frozen=True)
 class PageBlock:
     """A python block with what the page says around it."""
 
     page: Path
     block: Block
     source: str  # the block's text with its snippets included
-    skip: Skip | None  # the skip comment just before it
     heading: str | None  # the last heading between the previous block and this one
 
     @property
@@ -129,21 +119,21 @@ def script_name(page: Path, docs: Path) -> str:
 
 
 def page_blocks(page: Path, text: str | None = None, root: Path = ROOT) -> list[PageBlock]:
-    """The python blocks of ``page`` in order, each with its skip comment and heading."""
+    """The python blocks of ``page`` in order, each with the heading it comes under."""
     text = page.read_text() if text is None else text
     headings = _headings(text)
     found = []
     previous_end = 0
     for block in python_blocks(text):
-        between = text[previous_end : block.fence.start]
         heading = _last_heading_between(headings, previous_end, block.fence.start)
         previous_end = block.fence.end
+        if block.skip is not None and block.skip.problem:
+            raise PageError(f"{relative(page, root)}, line {block.skip.line}: {block.skip.problem}")
         found.append(
             PageBlock(
                 page=page,
                 block=block,
                 source=expand_snippets(block.source, page, block.line, root),
-                skip=_skip_before(between, page, block),
                 heading=heading,
             )
         )
@@ -166,7 +156,7 @@ def page_script(page: Path, text: str | None = None, root: Path = ROOT) -> Scrip
         lines.append("")
         lines.append(f"# {relative(page, root)}, line {item.block.line}")
         script.origins.append((len(lines) + 1, item.block.line))
-        lines += _guarded(_runnable(item), item.skip)
+        lines += _guarded(_runnable(item), item.block)
     script.text = "\n".join(lines).rstrip() + "\n"
     return script
 
@@ -174,7 +164,7 @@ def page_script(page: Path, text: str | None = None, root: Path = ROOT) -> Scrip
 def console_code(block: Block, page: Path, root: Path = ROOT) -> str:
     """What a reader types of a ``>>>`` block: its code, without prompts or output."""
     source = expand_snippets(block.source, page, block.line, root)
-    return PageBlock(page, block, source, None, None).code
+    return PageBlock(page, block, source, None).code
 
 
 def _title(text: str) -> str | None:
@@ -204,32 +194,6 @@ def _last_heading_between(headings: list[tuple[int, str]], start: int, end: int)
     """The last heading between the previous block and this one, if there is one."""
     inside = [title for position, title in headings if start <= position < end]
     return inside[-1] if inside else None
-
-
-def _skip_before(between: str, page: Path, block: Block) -> Skip | None:
-    """The skip comment that applies to ``block``, read as Sybil's SkipParser reads it."""
-    matches = list(_SKIP.finditer(between))
-    if not matches:
-        return None
-    match = matches[-1]
-    where = f"{relative(page)}, line {block.line}"
-    if match["action"] != "next":
-        raise PageError(
-            f"{where}: only `skip: next` can be turned into a script; "
-            f"`skip: {match['action']}` cannot"
-        )
-    arguments = match["arguments"].strip()
-    if arguments.startswith("if"):
-        source = f"skip{arguments[2:].strip()}"  # parsed as a call, as Sybil evaluates it
-        call = ast.parse(source, mode="eval").body
-        if not isinstance(call, ast.Call) or len(call.args) != 1:
-            raise PageError(f"{where}: a conditional skip takes one condition: {arguments}")
-        condition = ast.get_source_segment(source, call.args[0])
-        reasons = [k.value for k in call.keywords if k.arg == "reason"]
-        reason = ast.literal_eval(reasons[0]) if reasons else ""
-        return Skip(condition, reason)
-    reason = ast.literal_eval(arguments) if arguments else ""
-    return Skip(None, reason)
 
 
 def _runnable(item: PageBlock) -> list[str]:
@@ -271,24 +235,18 @@ def _expecting(code: list[str], name: str) -> list[str]:
     ]
 
 
-def _guarded(code: list[str], skip: Skip | None) -> list[str]:
-    if skip is None:
+def _guarded(code: list[str], block: Block) -> list[str]:
+    """A skipped block as a comment; a block under a database's tab behind an ``if``."""
+    if block.skip is not None:
+        return [f"# Not run: {block.skip.reason}", *(f"# {line}".rstrip() for line in code)]
+    if block.databases is None:
         return code
-    if skip.condition is None:
-        return [f"# Not run: {skip.reason}", *(f"# {line}".rstrip() for line in code)]
-    comment = [f"# {skip.reason}"] if skip.reason else []
-    return [*comment, f"if {_negated(skip.condition)}:", *_indented(code)]
-
-
-def _negated(condition: str) -> str:
-    """``a != b`` becomes ``a == b``; anything else becomes ``not (...)``."""
-    opposite = {ast.Eq: "!=", ast.NotEq: "==", ast.Is: "is not", ast.IsNot: "is"}
-    node = ast.parse(condition, mode="eval").body
-    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in opposite:
-        left = ast.get_source_segment(condition, node.left)
-        right = ast.get_source_segment(condition, node.comparators[0])
-        return f"{left} {opposite[type(node.ops[0])]} {right}"
-    return f"not ({condition})"
+    names = [name for backend in sorted(block.databases) for name in BY_NAME[backend].dialects]
+    return [
+        f"# {block.fence.tab} only",
+        f"if engine.dialect.name in {tuple(names)!r}:",
+        *_indented(code),
+    ]
 
 
 def _indented(code: list[str]) -> list[str]:

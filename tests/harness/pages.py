@@ -6,13 +6,15 @@ the tests execute and what the site shows are always the same blocks.
 
 from __future__ import annotations
 
+import ast
+import doctest
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from sybil import Document
-from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
+from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer, RawFencedCodeBlockLexer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -25,6 +27,12 @@ OTHER_LANGUAGES = frozenset(
 )
 
 _INFO = re.compile(r"(?P<info>[^\n]*)$\n", re.MULTILINE)
+_TAB = re.compile(r"""^(?P<indent>[ \t]*)===[!+]?[ \t]+(?P<q>["'])(?P<title>.*?)(?P=q)""")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+#: The databases a content tab can name, as readers know them, and the backends they are.
+DATABASE_TITLES = {"SQLite": "sqlite", "PostgreSQL": "postgresql", "MariaDB": "mariadb"}
+
 _SNIPPET = re.compile(r"""^--8<--\s+["'](?P<path>[^"':]+)(?::(?P<section>[\w-]+))?["']\s*$""")
 
 
@@ -43,6 +51,17 @@ class Fence:
     end: int  # offset just past the closing fence
     indent: str  # the white space before the opening fence
     source: str  # the block's text, without the fence lines and the indentation
+    tab: str | None = None  # the title of the content tab the fence sits in, if any
+    hidden: bool = False  # inside an HTML comment, where no reader sees it
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A ``<!-- skip: next "reason" -->`` before a block: shown to readers, never run."""
+
+    line: int
+    reason: str
+    problem: str | None = None  # why the comment cannot be obeyed as written
 
 
 @dataclass(frozen=True)
@@ -50,7 +69,16 @@ class Block:
     """One python block of a page."""
 
     fence: Fence
-    key: str  # stable identity of the block, from its text
+    key: str  # stable identity of the block, from its code (never its expected output)
+    skip: Skip | None = None
+
+    @property
+    def databases(self) -> frozenset[str] | None:
+        """The backends a block under a content tab runs on; None when it runs on all."""
+        return databases_named(self.fence.tab) if self.fence.tab else None
+
+    def runs_on(self, backend: str) -> bool:
+        return self.databases is None or backend in self.databases
 
     @property
     def line(self) -> int:
@@ -73,8 +101,10 @@ class Block:
 def fences(text: str) -> list[Fence]:
     """Every fenced block of ``text``, in page order, indented ones included."""
     document = Document(text, "<page>")
+    regions = list(RawFencedCodeBlockLexer(_INFO, {"info": "info", "source": "source"})(document))
+    comments = _comment_spans(text, [(region.start, region.end) for region in regions])
     found = []
-    for region in RawFencedCodeBlockLexer(_INFO, {"info": "info", "source": "source"})(document):
+    for region in regions:
         info = region.lexemes["info"].strip()
         language = info.split()[0].strip("{}.").lower() if info else ""
         indent = re.match(r"[ \t]*", text[region.start :]).group()
@@ -87,33 +117,126 @@ def fences(text: str) -> list[Fence]:
                 end=region.end,
                 indent=indent,
                 source=str(region.lexemes["source"]),
+                tab=_enclosing_tab(text, region.start, indent),
+                hidden=any(start < region.start < end for start, end in comments),
             )
         )
     return found
 
 
+def _comment_spans(text: str, fence_spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Where the HTML comments of a page are, ignoring ``<!--`` written inside fences."""
+    blanked = text
+    for start, end in fence_spans:
+        inner_start = text.index("\n", start) + 1 if "\n" in text[start:end] else end
+        blanked = blanked[:inner_start] + " " * (end - inner_start) + blanked[end:]
+    return [match.span() for match in _COMMENT.finditer(blanked)]
+
+
+def _enclosing_tab(text: str, start: int, indent: str) -> str | None:
+    """The title of the content tab (``=== "Title"``) whose body holds the fence at ``start``.
+
+    Walking up from the fence, the first line indented less than the fence decides:
+    a tab marker means the fence is in that tab, anything else means it is not.
+    """
+    width = len(indent.expandtabs(4))
+    for line in reversed(text[:start].splitlines()):
+        if not line.strip():
+            continue
+        line_width = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+        if line_width >= width:
+            continue
+        match = _TAB.match(line)
+        return match["title"] if match else None
+    return None
+
+
+def databases_named(title: str) -> frozenset[str] | None:
+    """The backends a tab title names ("PostgreSQL", "SQLite and MariaDB"); None if none."""
+    named = {
+        backend
+        for name, backend in DATABASE_TITLES.items()
+        if re.search(rf"\b{name}\b", title, re.IGNORECASE)
+    }
+    return frozenset(named) or None
+
+
 def block_key(source: str) -> str:
-    """A short digest of a block's text: editing one block never renames another."""
+    """A short digest of a block's code: editing one block never renames another."""
     normalised = "\n".join(line.rstrip() for line in source.strip().splitlines())
     return hashlib.sha256(normalised.encode()).hexdigest()[:12]
+
+
+def console_source(source: str) -> str:
+    """The code of a ``>>>`` block, without prompts or expected output."""
+    try:
+        examples = doctest.DocTestParser().get_examples(source)
+    except ValueError:  # malformed prompts: the run reports them at the block's line
+        return source
+    return "\n".join(example.source.rstrip("\n") for example in examples)
 
 
 def python_blocks(text: str) -> list[Block]:
     """The python blocks of a page, each with a key that is unique on the page.
 
-    Two blocks with the same text get the same digest, so the second and later
-    ones are told apart by a counter.
+    The key is a digest of the block's code alone, so that correcting the output a
+    block shows never orphans its recorded SQL. Two blocks with the same code get
+    the same digest, so the second and later ones are told apart by a counter.
     """
+    python = [fence for fence in fences(text) if fence.language == "python"]
+    skips = skip_comments(text, python)
     blocks = []
     seen: dict[str, int] = {}
-    for fence in fences(text):
-        if fence.language != "python":
-            continue
-        digest = block_key(fence.source)
+    for fence in python:
+        is_console = fence.source.lstrip().startswith(">>>")
+        digest = block_key(console_source(fence.source) if is_console else fence.source)
         seen[digest] = seen.get(digest, 0) + 1
         key = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
-        blocks.append(Block(fence, key))
+        blocks.append(Block(fence, key, skips.get(fence.start)))
     return blocks
+
+
+def skip_comments(text: str, python: list[Fence]) -> dict[int, Skip]:
+    """The skip comment that applies to each python fence, by the fence's offset.
+
+    This is the one reader of skip comments: the test run, the page's script, the
+    bench and the site all ask it, and it reads them with Sybil's own lexer. The one
+    form allowed is ``<!-- skip: next "reason" -->``: the block is shown and never
+    run anywhere, and the reason is shown to readers too. Anything else (a blank
+    reason, ``start``/``end``, a condition) is reported on the block it precedes.
+    """
+    lexer = DirectiveInHTMLCommentLexer("skip")
+    found: dict[int, Skip] = {}
+    for region in lexer(Document(text, "<page>")):
+        line = text.count("\n", 0, region.start) + 1
+        following = [fence for fence in python if fence.start >= region.end]
+        if not following:
+            continue  # reported by the page's checks: a skip with nothing to skip
+        fence = following[0]
+        found[fence.start] = _read_skip(str(region.lexemes.get("arguments") or ""), line)
+    return found
+
+
+def _read_skip(arguments: str, line: int) -> Skip:
+    action, _, rest = arguments.strip().partition(" ")
+    rest = rest.strip()
+    usage = 'write <!-- skip: next "why this block cannot run" -->'
+    if action != "next":
+        return Skip(line, "", f"`skip: {action}` is not supported here; {usage}")
+    if rest.startswith("if"):
+        return Skip(
+            line,
+            "",
+            "a conditional skip hides from readers where a block runs; put per-database "
+            'blocks under content tabs that name their databases (=== "PostgreSQL")',
+        )
+    try:
+        reason = ast.literal_eval(rest) if rest else ""
+    except (ValueError, SyntaxError):
+        reason = None
+    if not isinstance(reason, str) or not reason.strip():
+        return Skip(line, "", f"a skip needs a reason a reader can judge; {usage}")
+    return Skip(line, reason.strip())
 
 
 def stray_fences(text: str) -> list[Fence]:

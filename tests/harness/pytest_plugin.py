@@ -1,31 +1,20 @@
-"""Collect every page of docs/ and run its python blocks on each selected backend.
+"""The pytest plugin: options, collection of docs/ pages, and the fixtures of the tests.
 
-Each page runs once per backend, as its own Sybil document, in a namespace that
-is a fresh module (as a script has) and a database namespace of its own. The
-page finds its database the way a reader's program does: in ``DATABASE_URL``.
-After each block, the SQL it sent is compared with the page's snapshot.
+Each page runs once per selected backend, as its own Sybil document; running a
+page is ``harness.run_page``'s job, and this module only wires it into pytest.
 """
 
 from __future__ import annotations
 
-import doctest
-import io
-import os
 import random
-import sys
-import types
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sybil import Document, Region, Sybil
-from sybil.parsers.markdown import SkipParser
+from sybil import Sybil
 from sybil.sybil import SybilCollection
 
 from harness import snapshots
-from harness.capture_sql import capture_sql
 from harness.databases import (
     BACKENDS,
     BY_NAME,
@@ -37,17 +26,8 @@ from harness.databases import (
     remove_leftovers,
     server_version,
 )
-from harness.links import broken_links
-from harness.page_checks import page_problems
-from harness.pages import (
-    Block,
-    PageError,
-    expand_snippets,
-    python_blocks,
-    relative,
-)
-
-DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+from harness.pages import relative
+from harness.run_page import PageDocument, PageParser, Run
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,21 +50,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite the SQL snapshots of the pages that run, instead of checking them",
     )
-
-
-@dataclass
-class Run:
-    """What this pytest run was asked to do."""
-
-    root: Path
-    backends: list[tuple[Backend, str]]  # each selected backend with its URL
-    not_configured: list[Backend]
-    update_snapshots: bool
-    removed_leftovers: list[str] = field(default_factory=list)
-
-    @property
-    def docs(self) -> Path:
-        return self.root / "docs"
 
 
 RUN = pytest.StashKey[Run]()
@@ -125,7 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     sybils = [
         Sybil(
-            parsers=[SkipParser(), PageParser(static_checks=index == 0)],
+            parsers=[PageParser(static_checks=index == 0)],
             path=str(run.docs),
             pattern="*.md",
             name=backend.name,
@@ -289,188 +254,3 @@ def engine(database_url: str):
     engine = create_engine(database_url)
     yield engine
     engine.dispose()
-
-
-class PageDocument(Document):
-    """A page as one backend runs it.
-
-    Its namespace is the ``__dict__`` of a new module, which is what a script
-    gets, so classes defined on the page behave as they would in a file.
-    """
-
-    backend: Backend
-    base_url: str
-    run: Run
-    _by_namespace: dict[int, PageDocument] = {}
-
-    @classmethod
-    def on(cls, backend: Backend, base_url: str, run: Run) -> type[PageDocument]:
-        return type(
-            f"PageOn{backend.title}",
-            (cls,),
-            {"backend": backend, "base_url": base_url, "run": run},
-        )
-
-    @classmethod
-    def of(cls, namespace: dict) -> PageDocument:
-        return cls._by_namespace[id(namespace)]
-
-    def __init__(self, text: str, path: str) -> None:
-        super().__init__(text, path)
-        self.page = Path(path)
-        self.name = relative(self.page, self.run.root)
-        module_name = f"page_{self.page.stem.replace('-', '_')}_{self.backend.name}"
-        self.module = types.ModuleType(module_name)
-        self.module.__file__ = path
-        self.namespace = self.module.__dict__
-        self._by_namespace[id(self.namespace)] = self
-        self.snapshot_file = snapshots.snapshot_path(self.page, self.run.docs, self.run.root)
-        self.snapshot = snapshots.load(self.snapshot_file)
-        self.recorded: dict[str, str] = {}
-        self.database = None
-        self._stack = ExitStack()
-
-    def open(self) -> None:
-        sys.modules[self.module.__name__] = self.module
-        self.database = self._stack.enter_context(
-            isolated_database(self.backend, self.base_url, self.page.stem)
-        )
-
-    def close(self) -> None:
-        try:
-            _release_connections(self.namespace)
-        finally:
-            self._stack.close()
-            sys.modules.pop(self.module.__name__, None)
-            self._by_namespace.pop(id(self.namespace), None)
-        if self.run.update_snapshots:
-            self._write_snapshot()
-
-    def replacements(self) -> dict[str, str]:
-        return {self.database.name: self.database.reader_name}
-
-    def run_block(self, block: Block, source: str) -> str | None:
-        """Execute one block; returns a failure message, or None."""
-        previous = os.environ.get("DATABASE_URL")
-        os.environ["DATABASE_URL"] = self.database.url
-        try:
-            with capture_sql(self.replacements()) as sql:
-                failure = self._execute(block, source)
-        finally:
-            if previous is None:
-                os.environ.pop("DATABASE_URL", None)
-            else:
-                os.environ["DATABASE_URL"] = previous
-        if failure:
-            return f"[{self.backend.name}] {failure}"
-        return self._check_sql(block, "\n".join(sql))
-
-    def _execute(self, block: Block, source: str) -> str | None:
-        if not block.is_console:
-            code = compile("\n" * block.line + source, self.name, "exec", dont_inherit=True)
-            exec(code, self.namespace)
-            return None
-        test = doctest.DocTestParser().get_doctest(
-            source, {}, self.page.name, self.name, block.line
-        )
-        test.globs = self.namespace  # get_doctest copies; the page needs one namespace
-        output = io.StringIO()
-        runner = doctest.DocTestRunner(optionflags=DOCTEST_FLAGS)
-        result = runner.run(test, out=output.write, clear_globs=False)
-        if result.failed:
-            return "what the block printed differs from the page:\n" + output.getvalue()
-        return None
-
-    def _check_sql(self, block: Block, actual: str) -> str | None:
-        if self.run.update_snapshots:
-            self.recorded[block.key] = actual
-            return None
-        entry = self.snapshot.get(block.key)
-        expected = (entry or {}).get(self.backend.name, "")
-        if actual == expected:
-            return None
-        where = f"{self.name}, line {block.line} [{self.backend.name}]"
-        regenerate = "if the change is intended, run `nox -s snapshots` and review the diff"
-        if entry is None:
-            return (
-                f"{where}: this block sent SQL but "
-                f"{relative(self.snapshot_file, self.run.root)} has no snapshot for it; "
-                f"{regenerate}.\n{snapshots.diff('', actual)}"
-            )
-        return (
-            f"{where}: the SQL sent differs from "
-            f"{relative(self.snapshot_file, self.run.root)}; {regenerate}.\n"
-            f"{snapshots.diff(expected, actual)}"
-        )
-
-    def _write_snapshot(self) -> None:
-        """Store what this backend sent, keeping other backends' SQL as it was."""
-        current = snapshots.load(self.snapshot_file)
-        blocks = {block.key: block for block in python_blocks(self.text)}
-        entries: dict[str, dict[str, str]] = {}
-        for key, block in blocks.items():
-            entry = dict(current.get(key) or {})
-            entry.pop("block", None)
-            if key in self.recorded:
-                if self.recorded[key]:
-                    entry[self.backend.name] = self.recorded[key]
-                else:
-                    entry.pop(self.backend.name, None)
-            sql = {name: entry[name] for name in BACKENDS if entry.get(name)}
-            if sql:
-                entries[key] = {"block": block.first_line, **sql}
-        snapshots.save(self.snapshot_file, relative(self.page, self.run.root), entries)
-
-
-def _release_connections(namespace: dict) -> None:
-    """Close what a page left open, as the end of a script would."""
-    from sqlalchemy.engine import Engine
-    from sqlalchemy.orm import close_all_sessions
-
-    close_all_sessions()
-    for value in list(namespace.values()):
-        if isinstance(value, Engine):
-            value.dispose()
-
-
-class PageParser:
-    """Yields a region for each python block, then one for the page's own checks."""
-
-    def __init__(self, static_checks: bool) -> None:
-        self.static_checks = static_checks
-
-    def __call__(self, document: PageDocument) -> Iterator[Region]:
-        blocks = python_blocks(document.text)
-        for block in blocks:
-            yield Region(block.fence.start, block.fence.end, block, evaluate_block)
-        if self.static_checks:
-            end = len(document.text)
-            yield Region(end, end, blocks, check_page)
-
-
-def evaluate_block(example) -> str | None:
-    document: PageDocument = example.document
-    block: Block = example.parsed
-    try:
-        source = expand_snippets(block.source, document.page, block.line, document.run.root)
-    except PageError as error:
-        return str(error)
-    return document.run_block(block, source)
-
-
-def check_page(example) -> str | None:
-    """What is wrong with the page as a whole: its text, its links, stale snapshots."""
-    document: PageDocument = example.document
-    problems = broken_links(document.page, document.run.docs)
-    problems += page_problems(document.text, document.name)
-    if not document.run.update_snapshots:
-        keys = {block.key for block in example.parsed}
-        for key in document.snapshot:
-            if key not in keys:
-                file = document.snapshot_file
-                problems.append(
-                    f"{relative(file, document.run.root)}, line "
-                    f"{snapshots.line_of_key(file, key)}: the snapshot of a block that is no "
-                    f"longer on {document.name}; run `nox -s snapshots` to remove it"
-                )
-    return "\n".join(problems) or None

@@ -19,7 +19,7 @@ from pathlib import Path
 from harness import snapshots
 from harness.databases import BY_NAME
 from harness.page_scripts import console_code, page_script, script_name
-from harness.pages import Block, python_blocks
+from harness.pages import Block, python_blocks, relative
 
 ORDER = ("sqlite", "postgresql", "mariadb")
 
@@ -59,13 +59,80 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         rendered = markdown[fence.start : fence.end]
         if block.is_console:
             rendered = with_copy_text(block, rendered.replace("python", "pycon", 1), source, root)
-        entry = entries.get(block.key)
-        if entry:
-            rendered += "\n" + render_sql_tabs(block, entry)
+        rendered += render_recordings(block, entries.get(block.key), source, root)
         markdown = markdown[: fence.start] + rendered + markdown[fence.end :]
     if blocks:
         markdown = with_page_facts(markdown, source, docs, root)
     return markdown
+
+
+def render_recordings(block: Block, entry: dict | None, page: Path, root: Path) -> str:
+    """What goes under a block: what it printed, the SQL it sent, or why it never runs.
+
+    A block must have a recording for every database it runs on: the site shows
+    nothing that no run recorded, and says nothing is sent only where a run saw that.
+    """
+    from mkdocs.exceptions import PluginError  # the test run reads this module without mkdocs
+
+    where = f"{relative(page, root)}, line {block.line}"
+    if block.skip is not None:
+        if block.skip.problem:
+            raise PluginError(
+                f"{relative(page, root)}, line {block.skip.line}: {block.skip.problem}"
+            )
+        note = html.escape(f"This block is not run by the tests: {block.skip.reason}")
+        return f'\n{block.fence.indent}<p class="block-note">{note}</p>\n'
+    runs_on = [name for name in ORDER if block.runs_on(name)]
+    missing = [name for name in runs_on if snapshots.recording(entry, name) is None]
+    if missing:
+        titles = ", ".join(BY_NAME[name].title for name in missing)
+        raise PluginError(
+            f"{where}: no run has recorded this block on {titles}; run `nox -s snapshots` "
+            "with that database configured"
+        )
+    recordings = {name: snapshots.recording(entry, name) for name in runs_on}
+    rendered = ""
+    outputs = {name: recording.output for name, recording in recordings.items()}
+    if any(outputs.values()):
+        rendered += "\n" + render_output(block, outputs)
+    if any(recording.sql for recording in recordings.values()):
+        rendered += "\n" + render_sql_tabs(block, {k: r.sql for k, r in recordings.items()})
+    return rendered
+
+
+def render_output(block: Block, outputs: dict[str, str]) -> str:
+    """What a plain block printed, as each database's run recorded it.
+
+    One panel when every database printed the same, a tab for each otherwise.
+    """
+    indent = block.fence.indent
+    if len(set(outputs.values())) == 1:
+        text = html.escape(next(iter(outputs.values())))
+        box = f'<div class="block-output"><span>Output</span><pre>{text}</pre></div>'
+        return f"\n{indent}{box.replace(chr(10), '&#10;')}\n"
+    name = f"out-{block.key}"
+    inputs, labels, panels = [], [], []
+    for index, backend in enumerate(outputs):
+        checked = " checked" if index == 0 else ""
+        inputs.append(
+            f'<input type="radio" name="{name}" id="{name}-{index}" '
+            f'data-database="{backend}"{checked}>'
+        )
+        labels.append(f'<label for="{name}-{index}">{BY_NAME[backend].title}</label>')
+        panels.append(f'<pre class="sql-tab-panel">{html.escape(outputs[backend])}</pre>')
+    box = "".join(
+        [
+            '<div class="block-output"><span>Output, on each database</span>',
+            '<div class="sql-tabs">',
+            *inputs,
+            '<div class="sql-tab-labels">',
+            *labels,
+            '</div><div class="sql-tab-panels">',
+            *panels,
+            "</div></div></div>",
+        ]
+    )
+    return f"\n{indent}{box.replace(chr(10), '&#10;')}\n"
 
 
 def with_copy_text(block: Block, rendered: str, page: Path, root: Path) -> str:
@@ -110,8 +177,8 @@ def render_sql_tabs(block: Block, entry: dict[str, str]) -> str:
     """
     name = f"sql-{block.key}"
     inputs, labels, panels = [], [], []
-    for index, backend in enumerate(ORDER):
-        sql = entry.get(backend) or "-- nothing is sent on this database"
+    for index, backend in enumerate(name for name in ORDER if name in entry):
+        sql = entry[backend] or "-- nothing is sent on this database"
         checked = " checked" if index == 0 else ""
         inputs.append(
             f'<input type="radio" name="{name}" id="{name}-{index}" '

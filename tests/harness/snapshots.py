@@ -1,23 +1,78 @@
-"""The committed SQL of each page: one YAML file per page under tests/snapshots/.
+"""What each block of a page did, per database: one YAML file per page under tests/snapshots/.
 
-Entries are keyed by the digest of the block's text (see ``pages.block_key``),
-so editing one block never renames the snapshot of another. Each entry holds
-the block's first line, for reviewers, and the SQL per backend; a backend that
-is missing from an entry is expected to send nothing.
+Entries are keyed by the digest of the block's code (see ``pages.block_key``),
+so editing one block never renames the snapshot of another, and correcting the
+output a ``>>>`` block shows renames nothing. Every block of the page has an
+entry, so a deleted block leaves a stale entry that the run reports. An entry
+holds the block's first line, for reviewers; the SQL it sent on each database it
+was recorded on (an empty text: it was run there and sent nothing); and, for a
+plain block that prints, what it printed on each database. A database missing
+from an entry has no recording, which fails the run and the site build.
 """
 
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import yaml
 
-from harness.pages import DOCS, ROOT
+from harness.pages import DOCS, ROOT, Block
+
+BACKEND_NAMES = ("sqlite", "postgresql", "mariadb")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What one block did on one database."""
+
+    sql: str
+    output: str = ""
+
+
+def recording(entry: dict | None, backend: str) -> Recording | None:
+    """The recording of ``backend`` in a snapshot entry; None if it has none."""
+    if not entry or entry.get(backend) is None:
+        return None
+    return Recording(entry[backend], (entry.get("output") or {}).get(backend, ""))
+
+
+def update(
+    path: Path,
+    page_name: str,
+    blocks: list[Block],
+    backend: str,
+    recorded: dict[str, Recording],
+) -> None:
+    """Store what ``backend`` recorded, keeping other databases' recordings as they were.
+
+    A block that does not run on ``backend`` (skipped, or under another database's
+    tab) loses any recording it had there; a block the run did not reach keeps its own.
+    """
+    current = load(path)
+    entries: dict[str, dict] = {}
+    for block in blocks:
+        entry = dict(current.get(block.key) or {})
+        entry.pop("block", None)
+        output = dict(entry.pop("output", None) or {})
+        if block.skip is not None or not block.runs_on(backend):
+            entry.pop(backend, None)
+            output.pop(backend, None)
+        elif block.key in recorded:
+            entry[backend] = recorded[block.key].sql
+            output[backend] = recorded[block.key].output
+        sql = {name: entry[name] for name in BACKEND_NAMES if entry.get(name) is not None}
+        printed = {name: output[name] for name in BACKEND_NAMES if output.get(name)}
+        entries[block.key] = {"block": block.first_line, **sql}
+        if printed:
+            entries[block.key]["output"] = printed
+    save(path, page_name, entries)
+
 
 HEADER = (
-    "# SQL sent by each python block of {page}, per database.\n"
+    "# What each python block of {page} sent and printed, per database.\n"
     "# Written by `nox -s snapshots`: regenerate it, never edit it by hand.\n"
 )
 

@@ -1,0 +1,284 @@
+"""Run one page on one database, block by block, and check what each block did.
+
+A page is a Sybil document whose namespace is a fresh module (as a script has)
+and whose database is a namespace of its own (``harness.databases``). The page
+finds that database the way a reader's program does: in ``DATABASE_URL``.
+
+After each block, two recordings are compared with the page's snapshot file
+(``harness.snapshots``): the SQL the block sent, and, for a plain block, what it
+printed. A ``>>>`` block's output is written on the page itself and checked by
+doctest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import io
+import os
+import re
+import sys
+import types
+import unittest
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sybil import Document, Region
+
+from harness import snapshots
+from harness.capture_sql import capture_sql, normalise
+from harness.databases import Backend, isolated_database
+from harness.links import broken_links
+from harness.page_checks import page_problems
+from harness.pages import Block, PageError, expand_snippets, python_blocks, relative
+
+DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+#: What differs in printed output from one run to the next, and what is shown instead:
+#: the time on a log line, and how long SQLAlchemy took to compile a statement.
+_VOLATILE_OUTPUT = [
+    (
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", re.MULTILINE),
+        "YYYY-MM-DD hh:mm:ss,sss ",
+    ),
+    (re.compile(r"\[(generated in|cached since) \d+\.\d+s( ago)?\]"), r"[\1 …s\2]"),
+]
+
+
+@dataclass
+class Run:
+    """What this pytest run was asked to do."""
+
+    root: Path
+    backends: list[tuple[Backend, str]]  # each selected backend with its URL
+    not_configured: list[Backend]
+    update_snapshots: bool
+    removed_leftovers: list[str] = field(default_factory=list)
+
+    @property
+    def docs(self) -> Path:
+        return self.root / "docs"
+
+
+class PageDocument(Document):
+    """A page as one backend runs it.
+
+    Its namespace is the ``__dict__`` of a new module, which is what a script
+    gets, so classes defined on the page behave as they would in a file.
+    """
+
+    backend: Backend
+    base_url: str
+    run: Run
+    _by_namespace: dict[int, PageDocument] = {}
+
+    @classmethod
+    def on(cls, backend: Backend, base_url: str, run: Run) -> type[PageDocument]:
+        return type(
+            f"PageOn{backend.title}",
+            (cls,),
+            {"backend": backend, "base_url": base_url, "run": run},
+        )
+
+    @classmethod
+    def of(cls, namespace: dict) -> PageDocument:
+        return cls._by_namespace[id(namespace)]
+
+    def __init__(self, text: str, path: str) -> None:
+        super().__init__(text, path)
+        self.page = Path(path)
+        self.name = relative(self.page, self.run.root)
+        module_name = f"page_{self.page.stem.replace('-', '_')}_{self.backend.name}"
+        self.module = types.ModuleType(module_name)
+        self.module.__file__ = path
+        self.namespace = self.module.__dict__
+        self._by_namespace[id(self.namespace)] = self
+        self.snapshot_file = snapshots.snapshot_path(self.page, self.run.docs, self.run.root)
+        self.snapshot = snapshots.load(self.snapshot_file)
+        self.recorded: dict[str, snapshots.Recording] = {}
+        self.database = None
+        self._stack = ExitStack()
+
+    def open(self) -> None:
+        sys.modules[self.module.__name__] = self.module
+        self.database = self._stack.enter_context(
+            isolated_database(self.backend, self.base_url, self.page.stem)
+        )
+
+    def close(self) -> None:
+        try:
+            _release_connections(self.namespace)
+        finally:
+            self._stack.close()
+            sys.modules.pop(self.module.__name__, None)
+            self._by_namespace.pop(id(self.namespace), None)
+        if self.run.update_snapshots:
+            snapshots.update(
+                self.snapshot_file,
+                relative(self.page, self.run.root),
+                python_blocks(self.text),
+                self.backend.name,
+                self.recorded,
+            )
+
+    def replacements(self) -> dict[str, str]:
+        return {self.database.name: self.database.reader_name}
+
+    def run_block(self, block: Block, source: str) -> str | None:
+        """Execute one block; returns a failure message, or None."""
+        previous = os.environ.get("DATABASE_URL")
+        os.environ["DATABASE_URL"] = self.database.url
+        printed = io.StringIO()
+        try:
+            with capture_sql(self.replacements()) as sql:
+                failure = self._execute(block, source, printed)
+        finally:
+            if previous is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = previous
+        if failure:
+            return f"[{self.backend.name}] {failure}"
+        output = "" if block.is_console else self._normalise_output(printed.getvalue())
+        recording = snapshots.Recording(sql="\n".join(sql), output=output)
+        if self.run.update_snapshots:
+            self.recorded[block.key] = recording
+            return None
+        return self._check(block, recording)
+
+    def _normalise_output(self, printed: str) -> str:
+        for pattern, shown in _VOLATILE_OUTPUT:
+            printed = pattern.sub(shown, printed)
+        return normalise(printed, self.replacements())
+
+    def _execute(self, block: Block, source: str, printed: io.StringIO) -> str | None:
+        if not block.is_console:
+            code = compile("\n" * block.line + source, self.name, "exec", dont_inherit=True)
+            with contextlib.redirect_stdout(printed):
+                exec(code, self.namespace)
+            return None
+        test = doctest.DocTestParser().get_doctest(
+            source, {}, self.page.name, self.name, block.line
+        )
+        test.globs = self.namespace  # get_doctest copies; the page needs one namespace
+        output = io.StringIO()
+        runner = doctest.DocTestRunner(optionflags=DOCTEST_FLAGS)
+        with _refusing_unordered_displays(self.name, block.line):
+            result = runner.run(test, out=output.write, clear_globs=False)
+        if result.failed:
+            return "what the block printed differs from the page:\n" + output.getvalue()
+        return None
+
+    def _check(self, block: Block, actual: snapshots.Recording) -> str | None:
+        where = f"{self.name}, line {block.line} [{self.backend.name}]"
+        file = relative(self.snapshot_file, self.run.root)
+        regenerate = "if the change is intended, run `nox -s snapshots` and review the diff"
+        expected = snapshots.recording(self.snapshot.get(block.key), self.backend.name)
+        if expected is None:
+            return (
+                f"{where}: {file} has no recording of this block on {self.backend.title}; "
+                f"{regenerate}.\n{snapshots.diff('', actual.sql)}"
+            )
+        problems = []
+        if actual.sql != expected.sql:
+            problems.append(
+                f"{where}: the SQL sent differs from {file}; {regenerate}.\n"
+                f"{snapshots.diff(expected.sql, actual.sql)}"
+            )
+        if actual.output != expected.output:
+            problems.append(
+                f"{where}: what the block printed differs from {file}; {regenerate}.\n"
+                f"{snapshots.diff(expected.output, actual.output)}"
+            )
+        return "\n".join(problems) or None
+
+
+@contextlib.contextmanager
+def _refusing_unordered_displays(page: str, line: int):
+    """A ``>>>`` line that displays a set would show an order the hash seed picks.
+
+    doctest displays values with ``sys.__displayhook__`` (it resets
+    ``sys.displayhook`` to it), so that is the hook to wrap while the block runs.
+    """
+    original = sys.__displayhook__
+
+    def displayhook(value):
+        if isinstance(value, set | frozenset) and len(value) > 1:
+            raise AssertionError(
+                f"{page}, line {line}: a set is shown, and its order changes from run to "
+                "run; show sorted(...) instead"
+            )
+        original(value)
+
+    sys.__displayhook__ = displayhook
+    try:
+        yield
+    finally:
+        sys.__displayhook__ = original
+
+
+def _release_connections(namespace: dict) -> None:
+    """Close what a page left open, as the end of a script would."""
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import close_all_sessions
+
+    close_all_sessions()
+    for value in list(namespace.values()):
+        if isinstance(value, Engine):
+            value.dispose()
+
+
+class PageParser:
+    """Yields a region for each python block, then one for the page's own checks."""
+
+    def __init__(self, static_checks: bool) -> None:
+        self.static_checks = static_checks
+
+    def __call__(self, document: PageDocument) -> list[Region]:
+        blocks = python_blocks(document.text)
+        regions = [Region(b.fence.start, b.fence.end, b, evaluate_block) for b in blocks]
+        if self.static_checks:
+            end = len(document.text)
+            regions.append(Region(end, end, blocks, check_page))
+        return regions
+
+
+def evaluate_block(example) -> str | None:
+    document: PageDocument = example.document
+    block: Block = example.parsed
+    where = f"{document.name}, line {block.line}"
+    if block.fence.hidden:
+        return (
+            f"{where}: this python block is inside an HTML comment, where readers never "
+            "see it; the code a page runs is the code it shows"
+        )
+    if block.skip is not None:
+        if block.skip.problem:
+            return f"{document.name}, line {block.skip.line}: {block.skip.problem}"
+        raise unittest.SkipTest(f"not run anywhere: {block.skip.reason}")
+    if not block.runs_on(document.backend.name):
+        raise unittest.SkipTest(f'under the tab "{block.fence.tab}"')
+    try:
+        source = expand_snippets(block.source, document.page, block.line, document.run.root)
+    except PageError as error:
+        return str(error)
+    return document.run_block(block, source)
+
+
+def check_page(example) -> str | None:
+    """What is wrong with the page as a whole: its text, its links, stale snapshots."""
+    document: PageDocument = example.document
+    problems = broken_links(document.page, document.run.docs)
+    problems += page_problems(document.text, document.name)
+    if not document.run.update_snapshots:
+        keys = {block.key for block in example.parsed}
+        for key in document.snapshot:
+            if key not in keys:
+                file = document.snapshot_file
+                problems.append(
+                    f"{relative(file, document.run.root)}, line "
+                    f"{snapshots.line_of_key(file, key)}: the snapshot of a block that is no "
+                    f"longer on {document.name}; run `nox -s snapshots` to remove it"
+                )
+    return "\n".join(problems) or None
