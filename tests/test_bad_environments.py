@@ -115,17 +115,15 @@ def test_a_bad_url_is_one_sentence(project, monkeypatch, request, case, how):
 
 
 @pytest.mark.parametrize("how", ["pytest", "nox"])
-def test_a_page_on_a_database_whose_url_is_unset_is_skipped_saying_so(project, monkeypatch, how):
+def test_asking_for_a_database_whose_url_is_unset_is_one_sentence(project, monkeypatch, how):
     monkeypatch.delenv("TUTORIAL_POSTGRESQL_URL", raising=False)
-    result = run(project, how, "--backend=postgresql", "docs/page.md", "-ra")
-    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
-    output = result.stdout.str()
-    assert "not found" not in output and "Traceback" not in output
-    result.stdout.fnmatch_lines(
-        [
-            "SKIPPED [[]1[]] docs/page.md: PostgreSQL is not configured: set "
-            "TUTORIAL_POSTGRESQL_URL, e.g. TUTORIAL_POSTGRESQL_URL=postgresql+psycopg://*"
-        ]
+    result = run(project, how, "--backend=postgresql", "docs/page.md")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    assert len(result.stdout.lines) <= 1, result.stdout.str()
+    assert result.stderr.str().strip() == (
+        "ERROR: --backend=postgresql asks for PostgreSQL, which is not configured: set "
+        "TUTORIAL_POSTGRESQL_URL, e.g. "
+        "TUTORIAL_POSTGRESQL_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test."
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import textwrap
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from harness import snapshots
@@ -71,14 +73,40 @@ def record(project: pytest.Pytester, backend) -> None:
     assert result.ret == 0, result.stdout.str()
 
 
-def test_a_correct_page_passes_and_leaves_nothing_behind(project, backend):
+@pytest.fixture
+def namespaces(monkeypatch) -> list[str]:
+    """The namespaces the runs of a test create (an SQLite file's path, or a schema or
+    database name), noted as the page runner receives them."""
+    import harness.run_page
+
+    created = []
+    original = harness.run_page.isolated_database
+
+    @contextmanager
+    def noting(*args, **kwargs):
+        with original(*args, **kwargs) as database:
+            created.append(database.name)
+            yield database
+
+    monkeypatch.setattr(harness.run_page, "isolated_database", noting)
+    return created
+
+
+def still_there(backend, namespace: str) -> bool:
+    """Whether a namespace survives: SQLite's file (or its folder), or a server's schema."""
+    if backend is SQLITE:
+        return Path(namespace).exists() or Path(namespace).parent.exists()
+    return namespace in leftovers(backend, configured_url(backend))
+
+
+def test_a_correct_page_passes_and_leaves_nothing_behind(project, backend, namespaces):
     write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
     record(project, backend)
+    assert len(namespaces) == 1
     result = run(project, backend)
     result.assert_outcomes(passed=3)
-    # The fixture page's namespaces are named after it: none may survive the run.
-    left = leftovers(backend, configured_url(backend))
-    assert not [name for name in left if name.startswith("tutorial_page_")]
+    assert len(namespaces) == 2  # the page ran in a namespace of its own each time
+    assert not [name for name in namespaces if still_there(backend, name)]
 
 
 def test_wrong_expected_output_fails_naming_page_and_line(project, backend):
@@ -346,10 +374,20 @@ def test_missing_driver_and_bad_url_are_one_sentence(project, backend, monkeypat
 
 def test_unconfigured_database_is_skipped_with_one_line(project, monkeypatch):
     monkeypatch.delenv("TUTORIAL_MARIADB_URL", raising=False)
-    write_page(project, page(FIRST_BLOCK))
-    result = run(project, BY_NAME["mariadb"])
+    write_page(project, page("No blocks here.\n"))
+    result = project.runpytest_inprocess("-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(
         ["mariadb: skipped, not configured; to include it, set TUTORIAL_MARIADB_URL=*"]
+    )
+
+
+def test_asking_for_an_unconfigured_database_is_one_sentence(project, monkeypatch):
+    monkeypatch.delenv("TUTORIAL_MARIADB_URL", raising=False)
+    write_page(project, page(FIRST_BLOCK))
+    error = one_sentence(run(project, BY_NAME["mariadb"], "docs/page.md"))
+    assert error == (
+        "ERROR: --backend=mariadb asks for MariaDB, which is not configured: set "
+        "TUTORIAL_MARIADB_URL, e.g. TUTORIAL_MARIADB_URL=mysql+pymysql://root@127.0.0.1:3306/test."
     )
 
 
@@ -528,28 +566,54 @@ def test_a_killed_connection_fails_its_page_only(project, backend):
     assert not [name for name in left if name.startswith(("tutorial_killed_", "tutorial_healthy_"))]
 
 
-def test_an_interrupted_run_leaves_nothing_behind(project, backend):
+SLOW_BLOCK = """\
+```python
+import pathlib
+import time
+
+# Tell the test where this page runs, then take longer than it will wait.
+pathlib.Path(os.environ["READY_FILE"]).write_text(os.environ["DATABASE_URL"])
+time.sleep(60)
+```
+"""
+
+
+def test_an_interrupted_run_leaves_nothing_behind(project, backend, tmp_path_factory):
+    import os
     import signal
     import subprocess
     import sys
     import time
 
-    write_page(
-        project, page(FIRST_BLOCK, "```python\nimport time\n\ntime.sleep(60)\n```\n"), "slow.md"
-    )
+    from sqlalchemy import make_url
+
+    write_page(project, page(FIRST_BLOCK, SLOW_BLOCK), "slow.md")
+    ready = tmp_path_factory.mktemp("signals") / "ready"
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", f"--backend={backend.name}", "--update-snapshots"],
         cwd=project.path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "READY_FILE": str(ready)},
     )
-    time.sleep(4)  # long enough to be inside the sleeping block
-    process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 60
+    while not ready.exists() or not ready.read_text():
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, "the page never reached its slow block"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # inside the slow block: the page said so
     output, _ = process.communicate(timeout=60)
     assert "KeyboardInterrupt" in output
-    left = leftovers(backend, configured_url(backend))
-    assert not [name for name in left if name.startswith("tutorial_slow_")]
+    url = make_url(ready.read_text())
+    if backend is SQLITE:
+        namespace = url.database
+    elif backend.name == "postgresql":
+        namespace = url.query["application_name"]
+    else:
+        namespace = url.database
+    assert namespace and "tutorial_slow_" in namespace, namespace
+    assert not still_there(backend, namespace)
 
 
 def test_leftovers_of_a_dead_run_are_removed_before_the_next(project, backend):
@@ -599,3 +663,78 @@ def test_a_python_fence_the_lexer_misses_is_reported():
         "docs/page.md, line 5: this python block is not collected "
         "(is its fence indented or nested in a way Markdown does not allow?)"
     ]
+
+
+def test_a_recording_run_notes_only_the_databases_it_covered(project, backend):
+    from harness.render_sql_tabs import render_verified_line
+
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
+    write_page(project, page(FIRST_BLOCK), "other.md")
+    record(project, backend)
+    noted = snapshots.verifications(project.path, "docs/page.md")
+    assert [v.database for v in noted] == [backend.name]
+    line = render_verified_line(project.path, project.path / "docs" / "page.md")
+    assert f"with {backend.title} {noted[0].version} (SQLAlchemy" in line
+    others = [b.title for b in BY_NAME.values() if b is not backend]
+    assert not any(f"{title} " in line.split(". ")[0] for title in others), line
+    assert f"No recording run has noted its versions on {' and '.join(others)}." in line
+    # A run narrowed to one page notes that page alone.
+    (project.path / "tests" / "snapshots" / "_verified-run.yml").unlink()
+    result = run(project, backend, "--update-snapshots", "docs/other.md")
+    assert result.ret == 0, result.stdout.str()
+    assert snapshots.verifications(project.path, "docs/page.md") == []
+    assert [v.database for v in snapshots.verifications(project.path, "docs/other.md")] == [
+        backend.name
+    ]
+
+
+def test_a_failing_page_is_not_noted_as_verified(project):
+    backend = SQLITE  # what is noted does not depend on the database
+    write_page(project, page(FIRST_BLOCK, "```python\nraise RuntimeError('no')\n```\n"))
+    result = run(project, backend, "--update-snapshots")
+    assert result.ret == 1
+    assert snapshots.verifications(project.path, "docs/page.md") == []
+
+
+def test_an_edited_block_is_shown_against_what_it_did_before(project, backend):
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
+    record(project, backend)
+    edited = QUERY_BLOCK.replace("40 + :n", "41 + :n").replace("42", "43")
+    write_page(project, page(FIRST_BLOCK, edited))
+    result = run(project, backend)
+    assert result.ret == 1
+    output = result.stdout.str()
+    assert (
+        f"docs/page.md, line 13 [{backend.name}]: tests/snapshots/page.yml has no recording "
+        f"of this block on {backend.title}"
+    ) in output
+    assert re.search(
+        r"It looks like an edit of the block recorded at tests/snapshots/page\.yml, line \d+; "
+        "against it:",
+        output,
+    )
+    assert "--- SQL before the edit" in output and "+++ SQL now" in output
+    assert "-SELECT 40 +" in output and "+SELECT 41 +" in output
+
+
+def test_a_new_block_is_shown_against_nothing(project, backend):
+    write_page(project, page(FIRST_BLOCK))
+    record(project, backend)
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
+    output = run(project, backend).stdout.str()
+    assert "has no recording of this block" in output
+    assert "It looks like an edit" not in output
+
+
+def test_an_edited_block_is_found_by_its_first_line_when_blocks_move():
+    tail = "```python\nx = 1\n```\n"
+    first, query, last = python_blocks(page(FIRST_BLOCK, QUERY_BLOCK, tail))
+    entries = {block.key: {"block": block.first_line} for block in (first, query, last)}
+    # A block inserted before the edited one: positions shift, the first line stays.
+    edited = QUERY_BLOCK.replace("40 + :n", "41 + :n")
+    now = python_blocks(page(FIRST_BLOCK, "```python\ny = 2\n```\n", edited, tail))
+    assert snapshots.predecessor(entries, now, now[2]) == query.key
+    assert snapshots.predecessor(entries, now, now[1]) is None  # new, not an edit
+    # An edit of the first line too: the block at the same position.
+    rewritten = python_blocks(page(FIRST_BLOCK, "```python\nz = 3\n```\n", tail))
+    assert snapshots.predecessor(entries, rewritten, rewritten[1]) == query.key

@@ -31,7 +31,17 @@ from sqlalchemy import NullPool, create_engine, make_url, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-BACKENDS = ("sqlite", "postgresql", "mariadb")
+# The registry of databases, re-exported: the harness imports them from here.
+from harness.backends import (  # noqa: F401
+    ALL,
+    BACKENDS,
+    BY_NAME,
+    MARIADB,
+    POSTGRESQL,
+    SQLITE,
+    URL_VARIABLES,
+    Backend,
+)
 
 #: Every schema or database the harness creates starts with this.
 PREFIX = "tutorial_"
@@ -48,39 +58,6 @@ TIME_ZONE_VARIABLE = "TUTORIAL_DATABASE_TIME_ZONE"
 
 #: PostgreSQL's two-key advisory locks: this first key marks the locks as ours.
 _PG_LOCK_CLASS = zlib.crc32(PREFIX.encode()) & 0x7FFFFFFF
-
-
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    title: str  # as readers know it, for tabs and messages
-    variable: str | None  # the environment variable holding its URL
-    example_url: str
-    dialects: tuple[str, ...]  # the names SQLAlchemy URLs give it
-    driver_group: str | None  # the dependency group that installs its driver
-    driver: str | None = None  # the driver that group installs, as URLs name it
-
-
-SQLITE = Backend("sqlite", "SQLite", None, "sqlite://", ("sqlite",), None)
-POSTGRESQL = Backend(
-    "postgresql",
-    "PostgreSQL",
-    "TUTORIAL_POSTGRESQL_URL",
-    "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    ("postgresql",),
-    "postgresql",
-    "psycopg",
-)
-MARIADB = Backend(
-    "mariadb",
-    "MariaDB",
-    "TUTORIAL_MARIADB_URL",
-    "mysql+pymysql://root@127.0.0.1:3306/test",
-    ("mysql", "mariadb"),
-    "mariadb",
-    "pymysql",
-)
-BY_NAME = {backend.name: backend for backend in (SQLITE, POSTGRESQL, MARIADB)}
 
 
 class BackendUnavailable(Exception):
@@ -506,3 +483,36 @@ def _shown(url: str) -> str:
         # Not parsable, yet it may still carry a password: hide what sits
         # between the user name and the host.
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def check_configured() -> list[str]:
+    """Check every database whose URL is set, as a run would at its start.
+
+    Returns a sentence for each database that cannot be used; prints a line for
+    each one that can, and for each that is not configured.
+    """
+    problems = []
+    for backend in ALL:
+        url = configured_url(backend)
+        if url is None:
+            print(f"{backend.title}: not configured ({backend.variable} is unset)")
+            continue
+        try:
+            check_reachable(backend, url)
+            check_rights(backend, url)
+        except BackendUnavailable as error:
+            problems.append(str(error))
+            continue
+        print(f"{backend.title}: ready" + (f" ({_shown(url)})" if backend.variable else ""))
+    return problems
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["check"]:
+        sys.exit("usage: python -m harness.databases check")
+    found = check_configured()
+    for sentence in found:
+        print(sentence, file=sys.stderr)
+    sys.exit(1 if found else 0)

@@ -16,6 +16,8 @@ from pathlib import Path
 from sybil import Document
 from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer, RawFencedCodeBlockLexer
 
+from harness.backends import BY_TITLE
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
@@ -31,7 +33,7 @@ _TAB = re.compile(r"""^(?P<indent>[ \t]*)===[!+]?[ \t]+(?P<q>["'])(?P<title>.*?)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 #: The databases a content tab can name, as readers know them, and the backends they are.
-DATABASE_TITLES = {"SQLite": "sqlite", "PostgreSQL": "postgresql", "MariaDB": "mariadb"}
+DATABASE_TITLES = BY_TITLE
 
 _SNIPPET = re.compile(r"""^--8<--\s+["'](?P<path>[^"':]+)(?::(?P<section>[\w-]+))?["']\s*$""")
 

@@ -21,6 +21,7 @@ from harness.databases import (
     Backend,
     BackendUnavailable,
     check_reachable,
+    check_rights,
     configured_url,
     isolated_database,
     remove_leftovers,
@@ -66,8 +67,20 @@ def pytest_configure(config: pytest.Config) -> None:
             not_configured.append(backend)
         else:
             backends.append((backend, url))
+    if requested and not_configured:
+        # Asked for by name, a database without a URL is a mistake to say, not a
+        # run of nothing to report green.
+        raise pytest.UsageError(
+            " ".join(
+                f"--backend={b.name} asks for {b.title}, which is not configured: "
+                f"set {b.variable}, e.g. {b.variable}={b.example_url}."
+                for b in not_configured
+            )
+        )
     run = Run(config.rootpath, backends, not_configured, config.getoption("update_snapshots"))
     config.stash[RUN] = run
+    config.stash[COVERED] = PagesCovered()
+    config.pluginmanager.register(config.stash[COVERED], "tutorial_pages_covered")
 
     dist = getattr(config.option, "dist", "no")
     if getattr(config.option, "numprocesses", None) and dist not in ("no", "loadfile"):
@@ -75,9 +88,6 @@ def pytest_configure(config: pytest.Config) -> None:
             "The blocks of a page build on each other, so parallel runs need --dist loadfile."
         )
     if not hasattr(config, "workerinput"):  # once per run, not once per xdist worker
-        from harness.databases import check_rights
-
-        run.kept_leftovers = []
         for backend, url in backends:
             try:
                 check_reachable(backend, url)
@@ -101,33 +111,11 @@ def pytest_configure(config: pytest.Config) -> None:
         for index, (backend, url) in enumerate(backends)
     ]
     config.stash[COLLECT] = SybilCollection(sybils).pytest() if sybils else None
-    if not sybils and not_configured:
-        # Only databases whose URL is unset were asked for: a page named on the
-        # command line is reported skipped, saying why, instead of "not found".
-        reason = " ".join(
-            f"{b.title} is not configured: set {b.variable}, e.g. {b.variable}={b.example_url}."
-            for b in not_configured
-        )
-
-        class NotConfiguredPage(pytest.File):
-            def collect(self):
-                item = NotConfigured.from_parent(self, name="not configured")
-                item.add_marker(pytest.mark.skip(reason=reason))
-                yield item
-
-        class NotConfigured(pytest.Item):
-            def runtest(self):
-                pass
-
-            def reportinfo(self):
-                return self.path, 0, self.name
-
-        config.stash[COLLECT] = lambda path, parent: NotConfiguredPage.from_parent(
-            parent, path=path
-        )
 
 
 COLLECT = pytest.StashKey[object]()
+#: With --update-snapshots: each page the run recorded, and the databases it did so on.
+COVERED = pytest.StashKey["PagesCovered"]()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -150,7 +138,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         )
     if run.removed_leftovers:
         lines.append(f"removed leftovers of an earlier run: {', '.join(run.removed_leftovers)}")
-    lines += getattr(run, "kept_leftovers", [])  # set by the controller only
+    lines += run.kept_leftovers  # found by the controller only
     if run.update_snapshots:
         lines.append("updating SQL snapshots instead of checking them")
     seed = shuffle_seed(config)
@@ -198,8 +186,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for file in files for item in by_file[file]]
 
 
+class PagesCovered:
+    """Notes which page ran on which database, and whether it failed there.
+
+    Registered once per run; under xdist its hook runs in the controller too,
+    on the reports the workers send.
+    """
+
+    def __init__(self) -> None:
+        self.pages: dict[str, dict[str, bool]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == "tutorial_page":
+                page, backend = value
+                passed = self.pages.setdefault(page, {}).get(backend, True)
+                self.pages[page][backend] = passed and not report.failed
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After a successful snapshot run, note the versions it verified the pages with."""
+    """After a successful recording run, note which pages it recorded where, with what versions.
+
+    A page is noted only for the databases it ran on, so a run on SQLite alone
+    never makes the site say a page was verified on PostgreSQL or MariaDB.
+    """
     config = session.config
     run = config.stash.get(RUN, None)
     if run is None or not run.update_snapshots or hasattr(config, "workerinput"):
@@ -210,10 +220,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     import sqlalchemy
 
-    versions = {"python": platform.python_version(), "sqlalchemy": sqlalchemy.__version__}
-    for backend, url in run.backends:
-        versions[backend.name] = server_version(url)
-    snapshots.record_verified_run(run.root, versions)
+    covered = {
+        page: [backend for backend, passed in databases.items() if passed]
+        for page, databases in config.stash[COVERED].pages.items()
+    }
+    versions = {backend.name: server_version(url) for backend, url in run.backends}
+    snapshots.record_verified_run(
+        run.root, covered, versions, platform.python_version(), sqlalchemy.__version__
+    )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -221,10 +235,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """Report a skipped block at its line on the page, not inside pytest."""
     report = yield
     example = getattr(item, "example", None)
-    if report.skipped and example is not None and isinstance(report.longrepr, tuple):
-        _, _, reason = report.longrepr
+    if example is not None:
         page = relative(Path(example.path), item.config.rootpath)
-        report.longrepr = (page, example.line, reason)
+        # A list of the report's own: the item's is shared by its three reports.
+        noted = ("tutorial_page", (page, example.document.backend.name))
+        report.user_properties = [*report.user_properties, noted]
+        if report.skipped and isinstance(report.longrepr, tuple):
+            _, _, reason = report.longrepr
+            report.longrepr = (page, example.line, reason)
     return report
 
 

@@ -17,12 +17,10 @@ import re
 from pathlib import Path
 
 from harness import snapshots
-from harness.databases import BY_NAME
+from harness.backends import BACKENDS as ORDER
+from harness.backends import BY_NAME, titles
 from harness.page_scripts import console_code, page_script, script_name
 from harness.pages import Block, python_blocks, relative
-
-ORDER = ("sqlite", "postgresql", "mariadb")
-
 
 VERIFIED_RUN_MARKER = "<!-- verified-run -->"
 
@@ -161,7 +159,7 @@ def with_page_facts(markdown: str, page: Path, docs: Path, root: Path) -> str:
         f'[Download this page as a script]({link}){{ download="{Path(script).name}" }}: '
         "every python block below, in order, as one program for SQLite, PostgreSQL "
         "or MariaDB.\n\n"
-        f"{render_verified_line(root)}\n\n</div>\n"
+        f"{render_verified_line(root, page)}\n\n</div>\n"
     )
     return markdown[: title.end()] + facts + markdown[title.end() :]
 
@@ -203,39 +201,51 @@ def render_sql_tabs(block: Block, entry: dict[str, str]) -> str:
 
 
 def render_verified_run(root: Path) -> str:
-    """A table of the versions the last snapshot run verified the pages with."""
-    record = snapshots.load(snapshots.verified_run_path(root))
-    if not record:
+    """A table of the runs that last recorded the pages: versions, date, and how many pages."""
+    rows: dict[tuple[str, ...], int] = {}
+    for found in snapshots.all_verifications(root).values():
+        for v in found:
+            row = (BY_NAME[v.database].title, v.version, v.sqlalchemy, v.python, v.date)
+            rows[row] = rows.get(row, 0) + 1
+    if not rows:
         return "*No run has recorded its versions yet.*"
-    rows = [
-        ("Date", record["date"]),
-        ("Python", record["python"]),
-        ("SQLAlchemy", record["sqlalchemy"]),
+    order = {BY_NAME[name].title: index for index, name in enumerate(ORDER)}
+    lines = [
+        "| Database | Version | SQLAlchemy | Python | Recorded on | Pages |",
+        "|---|---|---|---|---|---|",
     ]
-    for name in ORDER:
-        if name in record.get("databases", {}):
-            rows.append((BY_NAME[name].title, record["databases"][name]))
-    lines = ["| | Version |", "|---|---|"]
-    lines += [f"| {label} | {value} |" for label, value in rows]
+    for row, count in sorted(rows.items(), key=lambda item: (order[item[0][0]], item[0][4])):
+        lines.append("| " + " | ".join(row) + f" | {count} |")
     return "\n".join(lines)
 
 
-def render_verified_line(root: Path) -> str:
-    """One sentence with the date and versions of the last recording run."""
-    record = snapshots.load(snapshots.verified_run_path(root))
-    if not record:
-        return "No run has recorded the SQL of this page yet."
-    databases = [
-        f"{BY_NAME[name].title} {record['databases'][name]}"
-        for name in ORDER
-        if name in record.get("databases", {})
-    ]
-    if len(databases) > 1:
-        on = ", ".join(databases[:-1]) + f" and {databases[-1]}"
-    else:
-        on = databases[0] if databases else "no database"
-    return (
-        f"Last verified on {record['date']}, by the run that recorded the SQL shown here: "
-        f"SQLAlchemy {record['sqlalchemy']} on Python {record['python']}, with {on}. "
-        "That run wrote these versions down itself."
+def render_verified_line(root: Path, page: Path | None = None) -> str:
+    """One sentence naming the databases the last recording runs of ``page`` covered.
+
+    A page recorded on some databases only is announced on those alone; each
+    group of databases recorded by one run gets its date and versions.
+    """
+    name = relative(page, root) if page is not None else None
+    found = snapshots.verifications(root, name) if name else []
+    if not found:
+        return "No run has noted the versions it recorded this page with yet."
+    runs: dict[tuple[str, str, str], list[snapshots.Verification]] = {}
+    for v in found:
+        runs.setdefault((v.date, v.sqlalchemy, v.python), []).append(v)
+    said = []
+    for (day, sqlalchemy, python), group in sorted(runs.items(), reverse=True):
+        databases = [f"{BY_NAME[v.database].title} {v.version}" for v in group]
+        said.append(f"on {day} with {_and(databases)} (SQLAlchemy {sqlalchemy}, Python {python})")
+    missing = [n for n in ORDER if n not in {v.database for v in found}]
+    sentence = (
+        f"Last verified {_and(said)}, by the "
+        + ("run" if len(runs) == 1 else "runs")
+        + " that recorded the SQL and output shown here, which wrote these versions down."
     )
+    if missing:
+        sentence += f" No recording run has noted its versions on {titles(missing)}."
+    return sentence
+
+
+def _and(words: list[str]) -> str:
+    return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else words[0]

@@ -55,6 +55,7 @@ class Run:
     not_configured: list[Backend]
     update_snapshots: bool
     removed_leftovers: list[str] = field(default_factory=list)
+    kept_leftovers: list[str] = field(default_factory=list)  # a line for each
 
     @property
     def docs(self) -> Path:
@@ -176,9 +177,18 @@ class PageDocument(Document):
         regenerate = "if the change is intended, run `nox -s snapshots` and review the diff"
         expected = snapshots.recording(self.snapshot.get(block.key), self.backend.name)
         if expected is None:
+            edit = snapshots.against_predecessor(
+                self.snapshot_file,
+                file,
+                self.snapshot,
+                python_blocks(self.text),
+                block,
+                self.backend.name,
+                actual,
+            )
             return (
                 f"{where}: {file} has no recording of this block on {self.backend.title}; "
-                f"{regenerate}.\n{snapshots.diff('', actual.sql)}"
+                f"{regenerate}.\n{edit}"
             )
         problems = []
         if actual.sql != expected.sql:
