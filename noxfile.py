@@ -124,13 +124,26 @@ def throwaway_container(session: nox.Session, database: str, required: bool) -> 
 
 
 @nox.session
-def check(session: nox.Session) -> None:
-    """Check every database URL that is set, in seconds: the sessions that need them run after."""
+def check_databases(session: nox.Session) -> None:
+    """Connect to every database whose URL is set, in seconds, before the sessions that use them.
+
+    A URL that does not work stops `nox -s test` here, with its sentence, instead
+    of after the other databases' runs.
+    """
     install(session, "test", *DRIVER_GROUPS)
-    session.run("python", "-m", "harness.databases", "check")
+    output = session.run(
+        "python", "-m", "harness.databases", "check", silent=True, success_codes=[0, 1]
+    )
+    checked = ("ready: ", "not configured: ")
+    for line in output.splitlines():
+        if line.startswith(checked):
+            session.log(line)
+    problems = [line for line in output.splitlines() if line and not line.startswith(checked)]
+    if problems:
+        session.error(" ".join(problems))
 
 
-@nox.session(requires=["check"])
+@nox.session(requires=["check_databases"])
 @nox.parametrize("database", DATABASES, ids=DATABASES)
 def test(session: nox.Session, database: str) -> None:
     """Run every page, example and harness test on one database (all three by default)."""
@@ -149,7 +162,7 @@ def test(session: nox.Session, database: str) -> None:
         )
 
 
-@nox.session(requires=["check"])
+@nox.session(requires=["check_databases"])
 def hostile(session: nox.Session) -> None:
     """Run the whole suite on every database far from UTC, in Turkish, random hash seed.
 
@@ -184,7 +197,7 @@ def hostile(session: nox.Session) -> None:
         )
 
 
-@nox.session(requires=["check"])
+@nox.session(requires=["check_databases"])
 def snapshots(session: nox.Session) -> None:
     """Rewrite the snapshots of every page (or of the pages given after --) on every database.
 
@@ -219,7 +232,8 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def serve(session: nox.Session) -> None:
-    """Build the site and serve it at http://127.0.0.1:8000, rebuilding on every change."""
+    """Serve the site at http://127.0.0.1:8000, rebuilt when a page, snapshot, example or the
+    harness changes (mkdocs.yml's watch list)."""
     install(session, "docs")
     session.run("mkdocs", "serve", *session.posargs, env=QUIET_MKDOCS)
 

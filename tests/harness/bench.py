@@ -1,9 +1,10 @@
 """What the project costs: the doc suite against its floor, and the site for a reader.
 
-The floor runs the same blocks of the same pages directly, one fresh module
-and one fresh database namespace per page, with no pytest, no SQL capture and
-no checks. Both are timed as whole processes, interpreter start included, so
-the ratio is what a contributor feels. The site build is timed too.
+The floor runs each page's own program, the one the site offers for download,
+in one process per database, with a fresh module and a fresh database namespace
+per page: the same blocks, with no pytest, no SQL capture and no checks. Both
+are timed as whole processes, interpreter start included, so the ratio is what
+a contributor feels. The site build is timed too.
 
 Then the built site is measured as a reader gets it, served gzip-compressed on
 localhost as a static host serves it, in the system's headless Chromium: the
@@ -19,7 +20,6 @@ floor alone, and ``python -m harness.bench site`` the reader's side alone.
 from __future__ import annotations
 
 import contextlib
-import doctest
 import io
 import json
 import os
@@ -34,45 +34,36 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from harness.databases import BACKENDS, BY_NAME, configured_url, isolated_database
-from harness.pages import DOCS, ROOT, expand_snippets, pages, python_blocks
+from harness.page_scripts import page_script, script_name
+from harness.pages import DOCS, ROOT, pages, python_blocks
 
 
 def run_floor(backend_name: str) -> int:
-    """Execute every block of every page on one database; returns the blocks run."""
+    """Run every page's own program on one database, in this process; returns the blocks run.
+
+    The program is the one the site offers for download (``harness.page_scripts``):
+    the page's blocks in order, as a reader runs them, with nothing around them
+    but a fresh module and a fresh database namespace per page.
+    """
     backend = BY_NAME[backend_name]
     executed = 0
-    for page in pages(DOCS):
-        text = page.read_text()
-        blocks = python_blocks(text)
-        if not blocks:
-            continue
-        module = types.ModuleType(f"floor_{page.stem.replace('-', '_')}")
-        sys.modules[module.__name__] = module
-        namespace = module.__dict__
-        with isolated_database(backend, configured_url(backend), page.stem) as database:
-            os.environ["DATABASE_URL"] = database.url
-            for block in blocks:
-                if block.skip is not None or not block.runs_on(backend.name):
-                    continue
-                source = expand_snippets(block.source, page, block.line)
-                _execute(source, block.is_console, namespace, str(page))
-                executed += 1
-            _close(namespace)
-        sys.modules.pop(module.__name__, None)
+    with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
+        for page in pages(DOCS):
+            script = page_script(page)
+            if script is None:
+                continue
+            module = types.ModuleType(f"floor_{page.stem.replace('-', '_')}")
+            module.__file__ = str(Path(folder) / script_name(page, DOCS))
+            sys.modules[module.__name__] = module
+            with isolated_database(backend, configured_url(backend), page.stem) as database:
+                os.environ["DATABASE_URL"] = database.url
+                code = compile(script.text, module.__file__, "exec")
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(code, module.__dict__)  # noqa: S102
+                _close(module.__dict__)
+            sys.modules.pop(module.__name__, None)
+            executed += len(script.origins)
     return executed
-
-
-def _execute(source: str, console: bool, namespace: dict, filename: str) -> None:
-    with contextlib.redirect_stdout(io.StringIO()):
-        if not console:
-            exec(compile(source, filename, "exec"), namespace)  # noqa: S102
-            return
-        for example in doctest.DocTestParser().get_examples(source):
-            try:
-                exec(compile(example.source, filename, "single"), namespace)  # noqa: S102
-            except Exception:
-                if example.exc_msg is None:
-                    raise
 
 
 def _close(namespace: dict) -> None:

@@ -489,13 +489,14 @@ def check_configured() -> list[str]:
     """Check every database whose URL is set, as a run would at its start.
 
     Returns a sentence for each database that cannot be used; prints a line for
-    each one that can, and for each that is not configured.
+    each one that can ("ready: ...") and for each that is not configured
+    ("not configured: ...").
     """
     problems = []
     for backend in ALL:
         url = configured_url(backend)
         if url is None:
-            print(f"{backend.title}: not configured ({backend.variable} is unset)")
+            print(f"not configured: {backend.title} ({backend.variable} is unset)")
             continue
         try:
             check_reachable(backend, url)
@@ -503,7 +504,7 @@ def check_configured() -> list[str]:
         except BackendUnavailable as error:
             problems.append(str(error))
             continue
-        print(f"{backend.title}: ready" + (f" ({_shown(url)})" if backend.variable else ""))
+        print(f"ready: {backend.title}" + (f" at {_shown(url)}" if backend.variable else ""))
     return problems
 
 
