@@ -1,10 +1,12 @@
 """Each chapter, downloaded as a script, runs on its own on every database.
 
 The site offers every chapter as one program (``harness.page_scripts``). Here
-each program runs as a separate process, outside the harness, on each selected
-database, so a page that only works inside the test run fails. Small fixture
-pages show that the program keeps the page's meaning: skips, expected errors,
-included snippets.
+each program runs as a separate process in a fresh folder, outside the harness,
+on each selected database, and what it prints is compared with the page: under
+each line it names, the output the page shows after a ``>>>`` line (read as
+doctest reads it), or what the last recording run saw a plain block print on
+that database. Small fixture pages show that the program keeps the page's
+meaning: tabs, expected errors, included snippets, what is shown.
 """
 
 from __future__ import annotations
@@ -16,8 +18,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness.page_scripts import Script, page_script
-from harness.pages import DOCS, pages, python_blocks, relative
+from harness.capture_sql import normalise
+from harness.databases import BY_NAME, IsolatedDatabase, isolated_database
+from harness.page_scripts import (
+    Script,
+    Shown,
+    copy_text,
+    matches,
+    page_script,
+    printed_sections,
+    shown_output,
+)
+from harness.pages import DOCS, PageError, pages, python_blocks, relative
+from harness.pytest_plugin import RUN
+from harness.run_page import _VOLATILE_OUTPUT
 
 CHAPTERS = [page for page in pages(DOCS) if python_blocks(page.read_text())]
 SCRIPT_TIMEOUT = 300  # seconds; a whole chapter takes a few
@@ -49,11 +63,62 @@ def failure_report(script: Script, result: subprocess.CompletedProcess) -> str:
     return f"the script of {where} exited with {result.returncode}:\n{tail}"
 
 
+@pytest.fixture
+def database(backend, request) -> IsolatedDatabase:
+    """A fresh, empty namespace on ``backend``, with the name readers see in its place."""
+    run = request.config.stash[RUN]
+    url = dict((b.name, u) for b, u in run.backends)[backend.name]
+    with isolated_database(backend, url, request.node.name) as isolated:
+        yield isolated
+
+
+def normalised(printed: str, database: IsolatedDatabase) -> str:
+    """Printed output as the recording run keeps it: no times, the reader's database name."""
+    for pattern, shown in _VOLATILE_OUTPUT:
+        printed = pattern.sub(shown, printed)
+    return normalise(printed, {database.name: database.reader_name})
+
+
+def differences(
+    page: Path, text: str, backend: str, stdout: str, database: IsolatedDatabase
+) -> list[str]:
+    """Where the program's output and the page part ways, each with page, line and database."""
+    name = relative(page)
+    before, sections = printed_sections(stdout)
+    problems = []
+    if before.strip():
+        problems.append(
+            f"{name} [{backend}]: printed before any block that shows output:\n{before}"
+        )
+    for shown in shown_output(page, backend, text):
+        where = f"{name}, line {shown.line} [{backend}]"
+        if shown.line not in sections:
+            problems.append(f"{where}: the script printed nothing here")
+            continue
+        printed = sections.pop(shown.line)
+        if not shown.as_doctest:
+            printed = normalised(printed, database)
+        if not matches(shown, printed):
+            source = "the page shows" if shown.as_doctest else "the snapshot recorded"
+            problems.append(
+                f"{where}: the script printed\n{printed.rstrip()}\nwhere {source}\n"
+                f"{shown.text.rstrip()}"
+            )
+    for line, printed in sections.items():
+        problems.append(
+            f"{name}, line {line} [{backend}]: printed where the page shows nothing:\n{printed}"
+        )
+    return problems
+
+
 @pytest.mark.parametrize("page", CHAPTERS, ids=lambda page: page.stem)
-def test_each_chapter_runs_as_a_script(page, backend, database_url, tmp_path):
-    script = page_script(page)
-    result = run_script(script, tmp_path, database_url)
+def test_each_chapter_as_a_script_prints_what_the_page_shows(page, backend, database, tmp_path):
+    text = page.read_text()  # once: the script and what it is compared with agree
+    script = page_script(page, text)
+    result = run_script(script, tmp_path, database.url)
     assert result.returncode == 0, failure_report(script, result)
+    problems = differences(page, text, backend.name, result.stdout, database)
+    assert not problems, "\n\n".join(problems)
 
 
 FIRST_BLOCK = """\
@@ -67,8 +132,8 @@ engine = create_engine(os.environ.get("DATABASE_URL", "sqlite:///tutorial.db"))
 """
 
 
-def fixture_script(tmp_path: Path, *blocks: str) -> Script:
-    page = tmp_path / "docs" / "page.md"
+def fixture_script(tmp_path: Path, *blocks: str, name: str = "page") -> Script:
+    page = tmp_path / "docs" / f"{name}.md"
     page.parent.mkdir(exist_ok=True)
     page.write_text("# A page\n\n" + "\n".join([FIRST_BLOCK, *blocks]))
     return page_script(page, root=tmp_path)
@@ -78,35 +143,80 @@ def run_on_sqlite(script: Script, tmp_path: Path) -> subprocess.CompletedProcess
     return run_script(script, tmp_path, f"sqlite:///{tmp_path / 'page.db'}")
 
 
-def test_prompts_and_output_are_left_out(tmp_path):
+def code_of(script: Script) -> str:
+    """The script after its docstring and its two helpers."""
+    return script.text.split('"""', 2)[2].split("print(repr(value))\n", 1)[1]
+
+
+def test_prompts_are_left_out_and_what_the_page_shows_is_printed_under_its_line(tmp_path):
     script = fixture_script(
         tmp_path,
         "```python\n>>> for n in range(2):\n...     print(n * 21)\n0\n21\n>>> 40 + 2\n42\n```\n",
     )
-    code = script.text.split('"""', 2)[2]
-    assert "for n in range(2):\n    print(n * 21)\n40 + 2\n" in code
+    code = code_of(script)
+    assert (
+        "page_line(12)\nfor n in range(2):\n    print(n * 21)\npage_line(16)\ndisplay(40 + 2)\n"
+        in code
+    )
     assert ">>>" not in code and "..." not in code
-    assert "\n42\n" not in code and "\n21\n" not in code
-    assert run_on_sqlite(script, tmp_path).returncode == 0
+    result = run_on_sqlite(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "--- page.md, line 12\n0\n21\n--- page.md, line 16\n42\n"
 
 
-def test_the_header_says_how_to_run_it_on_postgresql_and_mariadb(tmp_path):
+def test_each_value_the_prompt_would_show_is_displayed_and_none_is_not(tmp_path):
+    script = fixture_script(
+        tmp_path,
+        "```python\n>>> shown = []\n>>> with open(__file__) as file:\n"
+        "...     shown.append(1)\n...     len(shown), 'tuple'\n...     None\n(1, 'tuple')\n"
+        ">>> shown.append(2)\n>>> shown\n[1, 2]\n```\n",
+    )
+    code = code_of(script)
+    assert "    shown.append(1)\n    display((len(shown), 'tuple'))\n" in code
+    assert "    display(None)\nshown.append(2)\npage_line(19)\ndisplay(shown)\n" in code
+    result = run_on_sqlite(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "--- page.md, line 13\n(1, 'tuple')\n--- page.md, line 19\n[1, 2]\n"
+
+
+def test_the_header_says_how_to_run_it_on_each_database_of_the_registry(tmp_path):
     header = fixture_script(tmp_path).text.split('"""', 2)[1]
-    assert "DATABASE_URL=postgresql+psycopg://" in header
-    assert "DATABASE_URL=mysql+pymysql://" in header
+    for backend in BY_NAME.values():
+        assert backend.title in header
+        if backend.driver:
+            assert f"+{backend.driver}://USER@HOST:" in header
     assert 'pip install "sqlalchemy>=2.1,<2.2" "psycopg[binary]"' in header
+    assert 'pip install "sqlalchemy>=2.1,<2.2" pymysql' in header
+    assert "DATABASE_URL=postgresql+psycopg://USER@HOST:5432/DATABASE python page.py" in header
+    assert "DATABASE_URL=mysql+pymysql://USER@HOST:3306/DATABASE python page.py" in header
+
+
+def test_a_page_whose_script_would_shadow_a_module_is_refused(tmp_path):
+    for name in ("types", "sqlalchemy", "pymysql"):
+        with pytest.raises(PageError) as refused:
+            fixture_script(tmp_path, name=name)
+        assert str(refused.value) == (
+            f"docs/{name}.md: its script would be called {name}.py, which Python would "
+            f"import in place of the {name} module it needs; rename the page."
+        )
+
+
+def test_a_page_using_the_name_of_a_helper_of_its_script_is_refused(tmp_path):
+    with pytest.raises(PageError, match=r"docs/page.md, line 11: the name display is"):
+        fixture_script(tmp_path, "```python\ndef display(value):\n    pass\n```\n")
 
 
 TRACEBACK = "Traceback (most recent call last):\n  ...\n"
 
 
-def test_the_error_a_page_shows_is_expected_by_name(tmp_path):
+def test_the_error_a_page_shows_is_caught_by_name_and_printed(tmp_path):
     script = fixture_script(
-        tmp_path, f'```python\n>>> {{}}["missing"]\n{TRACEBACK}KeyError: ...\n```\n'
+        tmp_path, f"```python\n>>> {{}}[\"missing\"]\n{TRACEBACK}KeyError: 'missing'\n```\n"
     )
-    assert "except KeyError:" in script.text
+    assert "except KeyError as error:" in script.text
     result = run_on_sqlite(script, tmp_path)
     assert result.returncode == 0, result.stderr
+    assert result.stdout == "--- page.md, line 12\nKeyError: 'missing'\n"
 
 
 def test_a_dotted_error_name_is_imported_to_be_caught(tmp_path):
@@ -121,6 +231,7 @@ def test_a_dotted_error_name_is_imported_to_be_caught(tmp_path):
     assert "import sqlalchemy.exc" in script.text
     result = run_on_sqlite(script, tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) no such" in result.stdout
 
 
 def test_the_script_fails_when_the_error_the_page_shows_does_not_happen(tmp_path):
@@ -140,42 +251,61 @@ def test_the_script_fails_when_another_error_happens(tmp_path):
     assert "docs/page.md, in the block at line 11" in failure_report(script, result)
 
 
-SKIPPED_ON_SQLITE = """\
-<!-- skip: next if(engine.dialect.name == "sqlite", reason="not on SQLite") -->
-```python
-raise SystemExit("this block ran where the page skips it")
-```
-"""
-
-ONLY_ON_SQLITE = """\
-<!-- skip: next if(engine.dialect.name != "sqlite", reason="SQLite only") -->
-```python
->>> print("ran on SQLite")
-ran on SQLite
-```
-"""
-
-
-def test_a_conditional_skip_becomes_the_inverse_condition(tmp_path):
-    script = fixture_script(tmp_path, SKIPPED_ON_SQLITE, ONLY_ON_SQLITE)
-    assert (
-        '# not on SQLite\nif engine.dialect.name != "sqlite":\n    raise SystemExit' in script.text
+def test_the_copy_of_a_block_that_shows_an_error_catches_it_and_runs(tmp_path):
+    page = tmp_path / "docs" / "page.md"
+    page.parent.mkdir()
+    page.write_text(f"```python\n>>> {{}}[\"missing\"]\n{TRACEBACK}KeyError: 'missing'\n```\n")
+    (block,) = python_blocks(page.read_text())
+    copied = copy_text(block, page, tmp_path)
+    assert copied == (
+        "try:\n"
+        '    {}["missing"]\n'
+        "except KeyError as error:  # the page shows this error on purpose\n"
+        '    print("KeyError:", error)'
     )
-    assert '# SQLite only\nif engine.dialect.name == "sqlite":\n    print(' in script.text
+    result = subprocess.run([sys.executable, "-c", copied], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, "KeyError: 'missing'\n")
+
+
+TABBED = """\
+=== "PostgreSQL"
+
+    ```python
+    >>> print("only on PostgreSQL")
+    only on PostgreSQL
+    ```
+
+=== "SQLite and MariaDB"
+
+    ```python
+    >>> print("on SQLite or MariaDB")
+    on SQLite or MariaDB
+    ```
+"""
+
+
+def test_a_block_under_a_database_tab_runs_only_on_the_databases_it_names(tmp_path):
+    script = fixture_script(tmp_path, TABBED)
+    assert (
+        "# PostgreSQL only\nif engine.dialect.name in ('postgresql',):\n"
+        "    page_line(14)\n    print(" in script.text
+    )
+    assert (
+        "# SQLite and MariaDB only\nif engine.dialect.name in ('mysql', 'mariadb', 'sqlite'):"
+        in script.text
+    )
     result = run_on_sqlite(script, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "ran on SQLite\n"
+    assert result.stdout == "--- page.md, line 21\non SQLite or MariaDB\n"
 
 
-def test_a_condition_that_is_no_simple_comparison_is_negated_whole(tmp_path):
-    script = fixture_script(
-        tmp_path,
-        '<!-- skip: next if(engine.dialect.name in ("sqlite", "mysql"), '
-        'reason="PostgreSQL only") -->\n'
-        "```python\nraise SystemExit('ran where the page skips it')\n```\n",
-    )
-    assert 'if not (engine.dialect.name in ("sqlite", "mysql")):' in script.text
-    assert run_on_sqlite(script, tmp_path).returncode == 0
+def test_a_conditional_skip_is_refused_for_tabs(tmp_path):
+    with pytest.raises(PageError, match="put per-database blocks under content tabs"):
+        fixture_script(
+            tmp_path,
+            '<!-- skip: next if(engine.dialect.name == "sqlite", reason="not on SQLite") -->\n'
+            "```python\nraise SystemExit('ran where the page skips it')\n```\n",
+        )
 
 
 def test_an_unconditional_skip_is_kept_as_a_comment_with_its_reason(tmp_path):
@@ -211,3 +341,11 @@ def test_a_page_without_python_blocks_has_no_script(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("# Prose only\n\n```bash\necho hi\n```\n")
     assert page_script(page, root=tmp_path) is None
+
+
+def test_output_is_read_under_the_line_it_names_with_doctest_and_exactly():
+    before, sections = printed_sections("stray\n--- p.md, line 3\n'a'\n--- p.md, line 9\nx  y\n")
+    assert before == "stray\n" and sections == {3: "'a'\n", 9: "x  y\n"}
+    assert matches(Shown(9, "x ...\n", as_doctest=True), sections[9])
+    assert not matches(Shown(9, "x y", as_doctest=False), sections[9])
+    assert matches(Shown(9, "x  y", as_doctest=False), sections[9])

@@ -5,22 +5,34 @@ A page's python blocks, in order, make a program: the first block reads
 run. This module writes that program out, from the same blocks the test run
 executes (``harness.pages``), so the site build and the test suite agree on it:
 
-- ``>>>`` sessions lose their prompts and their output, as the copy button does;
+- ``>>>`` sessions lose their prompts; what the page shows under a ``>>>`` line
+  is printed by the program, under a line naming the line of the page, as is
+  what a plain block prints (its snapshot says which blocks print);
 - an example whose output on the page is a traceback is wrapped in
-  ``try``/``except`` for that exception, and fails loudly if it is not raised;
+  ``try``/``except`` for that exception, which prints it, and fails loudly if
+  it is not raised; the copy button of such a block copies the same ``try``,
+  so that a page copied block by block is a program too (``copy_text``);
 - a block under a content tab that names databases runs under an ``if`` on
   ``engine.dialect.name``, so the program behaves on every database as the test
   run does; a block skipped everywhere is kept as a comment, with its reason.
+
+``shown_output`` and ``printed_sections`` read the two sides of that bargain:
+what the page shows at each labelled line, and what the program printed there.
 """
 
 from __future__ import annotations
 
+import ast
 import doctest
 import re
+import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import make_url
+
+from harness import snapshots
 from harness.databases import BY_NAME
 from harness.pages import (
     ROOT,
@@ -35,32 +47,60 @@ from harness.pages import (
 #: Where the build puts the scripts, relative to the site's root.
 SCRIPTS_FOLDER = "scripts"
 
+#: The flags the test run checks ``>>>`` output with; the program's output is read alike.
+DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
 _HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
 _EXCEPTION_NAME = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\s*(?::|$)")
+
+#: The line the program prints before what the page shows at a line of its own.
+_LABEL_LINE = re.compile(r"^--- (?P<page>[^\n,]+), line (?P<line>\d+)$", re.MULTILINE)
+
+#: The names the program's own helpers take; a page that uses them is refused.
+HELPERS = ("page_line", "display")
+
+#: Calls that return None, left unwrapped in the code a ``>>>`` example runs; any
+#: other value would be on the page, and the comparison with it would catch it.
+_RETURNS_NONE = frozenset(
+    {"add", "add_all", "append", "clear", "close", "commit", "delete", "dispose", "flush"}
+    | {"print", "rollback"}
+)
 
 HEADER = '''\
 """{title}: every python block of this page of SQLAlchemy, proven, as one program.
 
-The blocks run in the order the page shows them, without the ">>>" prompts and
-the printed output. As it is, the program runs on SQLite, in a file called
-tutorial.db in the current directory:
+The blocks run in the order the page shows them, without the ">>>" prompts.
+What the page shows, the program prints, each time under the line of the page
+that shows it, so that the two can be compared side by side:
 
-    python -m pip install "sqlalchemy>=2.1,<2.2"
+    --- {page}, line 12
+    'what the page shows at line 12'
+
+An error the page shows on purpose is caught and printed; if it does not
+happen, the program stops there. As it is, the program runs on {default}, in a
+file called tutorial.db in the current directory:
+
+    python -m pip install {sqlalchemy}
     python {filename}
 
-To run it on PostgreSQL or MariaDB instead, install the driver and point
+To run it on {others} instead, install the driver and point
 DATABASE_URL at a database made for the purpose (the program creates its own
 tables and fills them; never point it at data you want to keep):
-
-    python -m pip install "sqlalchemy>=2.1,<2.2" "psycopg[binary]"
-    DATABASE_URL=postgresql+psycopg://USER@HOST:5432/DATABASE python {filename}
-
-    python -m pip install "sqlalchemy>=2.1,<2.2" pymysql
-    DATABASE_URL=mysql+pymysql://USER@HOST:3306/DATABASE python {filename}
-
+{servers}
 Generated from {source} when the site was built; the test suite runs this
-program on SQLite, PostgreSQL and MariaDB.
+program on {everywhere}, and compares what it prints with the page.
 """
+
+
+def page_line(line):
+    """Say which line of the page shows what is printed next."""
+    print(f"--- {page}, line {{line}}")
+
+
+def display(value):
+    """Show a value as the Python prompt does: its repr, and nothing for None."""
+    if value is not None:
+        print(repr(value))
 '''
 
 
@@ -107,15 +147,56 @@ class PageBlock:
         return "\n".join(example.source.rstrip("\n") for example in self.examples)
 
     @property
+    def copied(self) -> str:
+        """What the copy button copies: the code, each error the page shows caught."""
+        if not self.block.is_console:
+            return self.code
+        lines: list[str] = []
+        for example in self.examples:
+            code = example.source.rstrip("\n").splitlines()
+            if example.exc_msg is None:
+                lines += code
+            else:
+                lines += _catching(code, _exception_name(example, self))
+        return "\n".join(lines)
+
+    @property
     def expected_errors(self) -> list[str]:
         """The names of the exceptions whose tracebacks the block shows, in order."""
         return [_exception_name(example, self) for example in self.examples if example.exc_msg]
+
+    def example_line(self, example: doctest.Example) -> int:
+        """The line of the page where ``example``'s ``>>>`` is."""
+        return self.block.line + 1 + example.lineno
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the page shows at one line, for one database."""
+
+    line: int
+    text: str
+    #: True for output written on the page, read as doctest reads it (``...``, spaces);
+    #: False for output a run recorded, which must match exactly.
+    as_doctest: bool
 
 
 def script_name(page: Path, docs: Path) -> str:
     """``docs/engine.md`` downloads as ``scripts/engine.py``."""
     relative_page = Path(page).resolve().relative_to(Path(docs).resolve())
     return f"{SCRIPTS_FOLDER}/{relative_page.with_suffix('.py').as_posix()}"
+
+
+def shadowed_module(page: Path) -> str | None:
+    """The module a page's script would hide when run, named as its file: ``types.py``.
+
+    Python puts the script's folder first on the import path, so a script called
+    ``types.py`` is what ``import types`` finds, anywhere, SQLAlchemy included.
+    """
+    drivers = {backend.driver for backend in BY_NAME.values() if backend.driver}
+    taken = sys.stdlib_module_names | {"sqlalchemy"} | drivers
+    stem = Path(page).stem
+    return stem if stem in taken else None
 
 
 def page_blocks(page: Path, text: str | None = None, root: Path = ROOT) -> list[PageBlock]:
@@ -146,25 +227,172 @@ def page_script(page: Path, text: str | None = None, root: Path = ROOT) -> Scrip
     blocks = page_blocks(page, text, root)
     if not blocks:
         return None
+    shadowed = shadowed_module(page)
+    if shadowed:
+        raise PageError(
+            f"{relative(page, root)}: its script would be called {shadowed}.py, which Python "
+            f"would import in place of the {shadowed} module it needs; rename the page."
+        )
+    _refuse_helper_names(blocks, root)
+    entries = _snapshot(page, root)
     title = _title(text) or page.stem
-    filename = page.with_suffix(".py").name
     script = Script(page)
-    lines = HEADER.format(title=title, filename=filename, source=relative(page, root)).splitlines()
+    lines = _header(title, page, root).splitlines()
     for item in blocks:
         if item.heading:
             lines += ["", "", f"# %% {item.heading}"]
         lines.append("")
         lines.append(f"# {relative(page, root)}, line {item.block.line}")
         script.origins.append((len(lines) + 1, item.block.line))
-        lines += _guarded(_runnable(item), item.block)
+        lines += _guarded(_runnable(item, _prints(entries.get(item.block.key))), item.block)
     script.text = "\n".join(lines).rstrip() + "\n"
     return script
 
 
-def console_code(block: Block, page: Path, root: Path = ROOT) -> str:
-    """What a reader types of a ``>>>`` block: its code, without prompts or output."""
+def copy_text(block: Block, page: Path, root: Path = ROOT) -> str:
+    """What the copy button of ``block`` copies: see ``PageBlock.copied``."""
     source = expand_snippets(block.source, page, block.line, root)
-    return PageBlock(page, block, source, None).code
+    return PageBlock(page, block, source, None).copied
+
+
+def shown_output(
+    page: Path, backend: str, text: str | None = None, root: Path = ROOT
+) -> list[Shown]:
+    """What the page shows on ``backend``, by line: the script prints it under that line.
+
+    Under a ``>>>`` line, the output written on the page (a traceback by its last
+    line, which the program prints on catching it); under a plain block that
+    prints, what the last recording run saw it print on ``backend``.
+    """
+    entries = _snapshot(page, root)
+    shown = []
+    for item in page_blocks(page, text, root):
+        if item.block.skip is not None or not item.block.runs_on(backend):
+            continue
+        if not item.block.is_console:
+            if _prints(entries.get(item.block.key)):
+                recording = snapshots.recording(entries.get(item.block.key), backend)
+                printed = recording.output if recording else ""
+                shown.append(Shown(item.block.line + 1, printed, as_doctest=False))
+            continue
+        for example in item.examples:
+            if example.exc_msg is not None:
+                shown.append(Shown(item.example_line(example), example.exc_msg, True))
+            elif example.want:
+                shown.append(Shown(item.example_line(example), example.want, True))
+    return shown
+
+
+def printed_sections(output: str) -> tuple[str, dict[int, str]]:
+    """A program's output split at the lines ``page_line()`` printed.
+
+    Returns what came before the first of them, and what came under each, by
+    the line of the page it names.
+    """
+    starts = list(_LABEL_LINE.finditer(output))
+    before = output[: starts[0].start()] if starts else output
+    sections: dict[int, str] = {}
+    for index, start in enumerate(starts):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(output)
+        body = output[start.end() : end].removeprefix("\n")
+        line = int(start["line"])
+        sections[line] = sections.get(line, "") + body
+    return before, sections
+
+
+def matches(shown: Shown, printed: str) -> bool:
+    """Whether the program printed what the page shows."""
+    if shown.as_doctest:
+        return doctest.OutputChecker().check_output(shown.text, printed, DOCTEST_FLAGS)
+    return printed.rstrip("\n") == shown.text.rstrip("\n")
+
+
+def _header(title: str, page: Path, root: Path) -> str:
+    """The program's docstring and helpers, the databases taken from the registry."""
+    filename = page.with_suffix(".py").name
+    sqlalchemy = _pip_argument(_requirement())
+    default = next(backend for backend in BY_NAME.values() if backend.variable is None)
+    servers = [backend for backend in BY_NAME.values() if backend.variable is not None]
+    commands = []
+    for backend in servers:
+        package = getattr(backend, "pip_package", None) or backend.driver
+        commands += [
+            "",
+            f"    python -m pip install {sqlalchemy} {_pip_argument(package)}",
+            f"    DATABASE_URL={_reader_url(backend)} python {filename}",
+        ]
+    return HEADER.format(
+        title=title,
+        page=page.name,
+        default=default.title,
+        sqlalchemy=sqlalchemy,
+        filename=filename,
+        others=_either(backend.title for backend in servers),
+        servers="\n".join(commands) + "\n",
+        source=relative(page, root),
+        everywhere=_both(backend.title for backend in BY_NAME.values()),
+    )
+
+
+def _requirement() -> str:
+    """SQLAlchemy as the project requires it: the versions its pages are proven with."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return next(item for item in project["dependencies"] if item.startswith("sqlalchemy"))
+
+
+def _pip_argument(requirement: str) -> str:
+    """Quoted where a shell would read its characters: ``"sqlalchemy>=2.1,<2.2"``."""
+    return f'"{requirement}"' if re.search(r"[^\w.-]", requirement) else requirement
+
+
+def _reader_url(backend) -> str:
+    """A URL for the reader to fill in, with this project's driver."""
+    url = getattr(backend, "reader_url", None)
+    if url:
+        return url
+    example = make_url(backend.example_url)
+    blanks = {"username": "USER", "password": None, "host": "HOST", "database": "DATABASE"}
+    return example.set(**blanks).render_as_string()
+
+
+def _either(words) -> str:
+    words = list(words)
+    return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+def _both(words) -> str:
+    words = list(words)
+    return ", ".join(words[:-1]) + f" and {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+def _snapshot(page: Path, root: Path) -> dict:
+    """The page's recordings, for which plain blocks print; none for a page outside docs/."""
+    try:
+        return snapshots.load(snapshots.snapshot_path(page, root / "docs", root))
+    except ValueError:
+        return {}
+
+
+def _prints(entry: dict | None) -> bool:
+    """Whether a recording run saw the block print something, on any database."""
+    return any((entry or {}).get("output", {}).values()) if entry else False
+
+
+def _refuse_helper_names(blocks: list[PageBlock], root: Path) -> None:
+    for item in blocks:
+        try:
+            tree = ast.parse(item.code)
+        except SyntaxError:
+            continue  # the test run reports it, at the block's line
+        for node in ast.walk(tree):
+            name = getattr(node, "id", None) or getattr(node, "name", None)
+            if name in HELPERS:
+                raise PageError(
+                    f"{relative(item.page, root)}, line {item.block.line}: the name {name} "
+                    "is the page's script's own; call it something else"
+                )
 
 
 def _title(text: str) -> str | None:
@@ -196,42 +424,85 @@ def _last_heading_between(headings: list[tuple[int, str]], start: int, end: int)
     return inside[-1] if inside else None
 
 
-def _runnable(item: PageBlock) -> list[str]:
-    """The block's code, each example that shows a traceback wrapped to expect it."""
+def _runnable(item: PageBlock, prints: bool) -> list[str]:
+    """The block's code, printing what the page shows, each error it shows expected."""
     if not item.block.is_console:
-        return item.code.splitlines()
+        code = item.code.splitlines()
+        return [f"page_line({item.block.line + 1})", *code] if prints else code
     lines: list[str] = []
     for example in item.examples:
         code = example.source.rstrip("\n").splitlines()
-        if example.exc_msg is None:
-            lines += code
+        label = f"page_line({item.example_line(example)})"
+        if example.exc_msg is not None:
+            name = _exception_name(example, item)
+            lines += [label, *_catching(code, name), "else:"]
+            lines.append(f'    raise AssertionError("expected {name}, but nothing was raised")')
+        elif example.want:
+            lines += [label, *_displaying(example.source.rstrip("\n")).splitlines()]
         else:
-            lines += _expecting(code, _exception_name(example, item))
+            lines += code
     return lines
+
+
+def _displaying(source: str) -> str:
+    """``source`` with each value the Python prompt would show passed to ``display()``.
+
+    The prompt shows the value of every expression statement outside a function
+    or class, in loops and ``with`` blocks too, unless it is None.
+    """
+    tree = ast.parse(source)
+    shown = [node for node in _statements_outside_functions(tree) if isinstance(node, ast.Expr)]
+    lines = [line.encode() for line in source.split("\n")]
+    inserts = []
+    for node in shown:
+        call = node.value
+        if isinstance(call, ast.Call):
+            name = getattr(call.func, "attr", None) or getattr(call.func, "id", None)
+            if name in _RETURNS_NONE:
+                continue
+        # A tuple written without parentheses gets them, to stay one argument.
+        bare_tuple = isinstance(node.value, ast.Tuple) and not _parenthesised(source, node)
+        inserts.append((node.lineno, node.col_offset, b"display((" if bare_tuple else b"display("))
+        inserts.append((node.end_lineno, node.end_col_offset, b"))" if bare_tuple else b")"))
+    for line, column, text in sorted(inserts, reverse=True):
+        lines[line - 1] = lines[line - 1][:column] + text + lines[line - 1][column:]
+    return "\n".join(line.decode() for line in lines)
+
+
+def _parenthesised(source: str, node: ast.Expr) -> bool:
+    call = ast.parse(f"display({ast.get_source_segment(source, node)})", mode="eval").body
+    return len(call.args) == 1
+
+
+def _statements_outside_functions(node: ast.AST):
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        if isinstance(child, ast.stmt):
+            yield child
+        yield from _statements_outside_functions(child)
 
 
 def _exception_name(example: doctest.Example, item: PageBlock) -> str:
     match = _EXCEPTION_NAME.match(example.exc_msg or "")
     if match is None:
         raise PageError(
-            f"{relative(item.page)}, line {item.block.line + example.lineno + 1}: "
+            f"{relative(item.page)}, line {item.example_line(example)}: "
             f"cannot tell which exception this traceback shows: {example.exc_msg!r}"
         )
     return match["name"]
 
 
-def _expecting(code: list[str], name: str) -> list[str]:
-    """``code`` wrapped so that it must raise the exception ``name``, and only that one."""
+def _catching(code: list[str], name: str) -> list[str]:
+    """``code`` in a ``try`` that catches the exception ``name`` and prints it, as shown."""
     module = name.rpartition(".")[0]
-    imports = [f"import {module}  # to recognise the error the page shows"] if module else []
+    imports = [f"import {module}  # to catch the error the page shows"] if module else []
     return [
         *imports,
         "try:",
         *_indented(code),
-        f"except {name}:",
-        "    pass  # the page shows this error on purpose",
-        "else:",
-        f'    raise AssertionError("expected {name}, but nothing was raised")',
+        f"except {name} as error:  # the page shows this error on purpose",
+        f'    print("{name}:", error)',
     ]
 
 

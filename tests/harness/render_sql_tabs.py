@@ -19,7 +19,7 @@ from pathlib import Path
 from harness import snapshots
 from harness.backends import BACKENDS as ORDER
 from harness.backends import BY_NAME, titles
-from harness.page_scripts import console_code, page_script, script_name
+from harness.page_scripts import copy_text, page_script, script_name
 from harness.pages import Block, python_blocks, relative
 
 VERIFIED_RUN_MARKER = "<!-- verified-run -->"
@@ -31,13 +31,19 @@ _TITLE = re.compile(r"^# .+\n", re.MULTILINE)
 def on_files(files, config):
     """Add each chapter's program to the site, generated from the page by every build."""
     # Imported here: the test run reads this module without mkdocs installed.
+    from mkdocs.exceptions import PluginError
     from mkdocs.structure.files import File
+
+    from harness.pages import PageError
 
     docs = Path(config["docs_dir"])
     root = Path(config["config_file_path"]).parent
     for file in list(files.documentation_pages()):
         source = Path(file.abs_src_path)
-        script = page_script(source, root=root)
+        try:
+            script = page_script(source, root=root)
+        except PageError as error:  # one sentence naming the page, not a traceback
+            raise PluginError(str(error)) from None
         if script is not None:
             files.append(File.generated(config, script_name(source, docs), content=script.text))
     return files
@@ -137,9 +143,11 @@ def with_copy_text(block: Block, rendered: str, page: Path, root: Path) -> str:
     """The block inside a ``data-copy`` element, which Material's copy button prefers.
 
     The CSS alone cannot leave out a traceback, whose lines are not marked as
-    output; the code is therefore worked out here, as the page's program has it.
+    output; the code is therefore worked out here, as the page's program has it,
+    each error the block shows caught and printed, so that the blocks of a page
+    copied one after another into a file make a program that runs.
     """
-    code = html.escape(console_code(block, page, root), quote=True).replace("\n", "&#10;")
+    code = html.escape(copy_text(block, page, root), quote=True).replace("\n", "&#10;")
     indent = block.fence.indent
     return (
         f'{indent}<div class="console-block" data-copy="{code}" markdown>\n\n'
