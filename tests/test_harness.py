@@ -17,6 +17,7 @@ from harness import snapshots
 from harness.databases import BY_NAME, SQLITE, configured_url, leftovers
 from harness.pages import python_blocks
 from harness.render_sql_tabs import on_page_markdown
+from sqlalchemy import make_url
 
 pytest_plugins = ["pytester"]
 
@@ -322,14 +323,19 @@ def test_a_page_sees_no_names_it_did_not_define(project):
     run(project, backend).assert_outcomes(passed=2)
 
 
-UNREACHABLE = {
-    "postgresql": "postgresql+psycopg://nobody@127.0.0.1:1/x",
-    "mariadb": "mysql+pymysql://nobody@127.0.0.1:1/x",
-}
-WRONG_CREDENTIALS = {
-    "postgresql": "postgresql+psycopg://no_such_role@127.0.0.1:5432/test",
-    "mariadb": "mysql+pymysql://root:not-the-password@127.0.0.1:3306/test",
-}
+def unreachable(backend) -> str:
+    """The backend's example URL, on a port where nothing listens."""
+    url = make_url(backend.example_url).set(username="nobody", host="127.0.0.1", port=1)
+    return url.render_as_string(hide_password=False)
+
+
+def wrong_credentials(backend) -> str:
+    """The configured URL with a user the server does not know, and a password."""
+    url = make_url(configured_url(backend))
+    url = url.set(username="no_such_role", password="not-the-password")
+    return url.render_as_string(hide_password=False)
+
+
 NO_DRIVER = {  # drivers this project never installs
     "postgresql": "postgresql+pg8000://postgres@127.0.0.1/test",
     "mariadb": "mysql+mysqldb://root@127.0.0.1/test",
@@ -346,7 +352,7 @@ def one_sentence(result: pytest.RunResult) -> str:
 def test_unreachable_database_stops_the_run_with_one_sentence(project, backend, monkeypatch):
     if backend is SQLITE:
         pytest.skip("SQLite needs no server")
-    monkeypatch.setenv(backend.variable, UNREACHABLE[backend.name])
+    monkeypatch.setenv(backend.variable, unreachable(backend))
     write_page(project, page(FIRST_BLOCK))
     error = one_sentence(run(project, backend))
     assert error.startswith(f"ERROR: {backend.title}: cannot connect with {backend.variable}=")
@@ -356,15 +362,15 @@ def test_unreachable_database_stops_the_run_with_one_sentence(project, backend, 
 def test_wrong_credentials_are_one_sentence(project, backend, monkeypatch):
     if backend is SQLITE:
         pytest.skip("SQLite has no credentials")
-    monkeypatch.setenv(backend.variable, WRONG_CREDENTIALS[backend.name])
+    monkeypatch.setenv(backend.variable, wrong_credentials(backend))
     error = one_sentence(run(project, backend))
     assert error.startswith(f"ERROR: {backend.title}: cannot connect with {backend.variable}=")
     assert "not-the-password" not in error  # the password is never shown
 
 
 def test_missing_driver_and_bad_url_are_one_sentence(project, backend, monkeypatch):
-    if backend is SQLITE:
-        pytest.skip("SQLite's driver comes with Python")
+    if backend.name not in NO_DRIVER:
+        pytest.skip(f"no driver that this project never installs is listed for {backend.title}")
     monkeypatch.setenv(backend.variable, NO_DRIVER[backend.name])
     error = one_sentence(run(project, backend))
     assert f"{backend.title}: the driver for {NO_DRIVER[backend.name]} is not installed" in error

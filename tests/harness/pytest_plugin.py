@@ -27,7 +27,7 @@ from harness.databases import (
     remove_leftovers,
     server_version,
 )
-from harness.pages import relative
+from harness.pages import Block, relative
 from harness.run_page import PageDocument, PageParser, Run
 
 
@@ -237,9 +237,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     example = getattr(item, "example", None)
     if example is not None:
         page = relative(Path(example.path), item.config.rootpath)
-        # A list of the report's own: the item's is shared by its three reports.
-        noted = ("tutorial_page", (page, example.document.backend.name))
-        report.user_properties = [*report.user_properties, noted]
+        if isinstance(example.parsed, Block):  # a block ran, not the page's own checks
+            # A list of the report's own: the item's is shared by its three reports.
+            noted = ("tutorial_page", (page, example.document.backend.name))
+            report.user_properties = [*report.user_properties, noted]
         if report.skipped and isinstance(report.longrepr, tuple):
             _, _, reason = report.longrepr
             report.longrepr = (page, example.line, reason)
