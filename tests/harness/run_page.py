@@ -29,6 +29,7 @@ from sybil import Document, Region
 from harness import snapshots
 from harness.capture_sql import capture_sql, normalise
 from harness.databases import Backend, isolated_database
+from harness.escaped_effects import EscapedEffects
 from harness.links import broken_links
 from harness.page_checks import page_problems
 from harness.pages import Block, PageError, expand_snippets, python_blocks, relative
@@ -106,6 +107,8 @@ class PageDocument(Document):
         self.database = self._stack.enter_context(
             isolated_database(self.backend, self.base_url, self.page.stem)
         )
+        self.escaped = EscapedEffects(self.backend, self.base_url, self.name)
+        self._stack.callback(self.escaped.close)
 
     def close(self) -> None:
         try:
@@ -132,15 +135,20 @@ class PageDocument(Document):
         os.environ["DATABASE_URL"] = self.database.url
         printed = io.StringIO()
         try:
-            with capture_sql(self.replacements()) as sql:
+            with (
+                self.escaped.watch(block.line, source) as escaped,
+                capture_sql(self.replacements()) as sql,
+            ):
+                escaped.statements = sql
                 failure = self._execute(block, source, printed)
         finally:
             if previous is None:
                 os.environ.pop("DATABASE_URL", None)
             else:
                 os.environ["DATABASE_URL"] = previous
-        if failure:
-            return f"[{self.backend.name}] {failure}"
+        if failure or escaped.problem:
+            failure = failure and f"[{self.backend.name}] {failure}"
+            return "\n".join(filter(None, [failure, escaped.problem]))
         output = "" if block.is_console else self._normalise_output(printed.getvalue())
         recording = snapshots.Recording(sql="\n".join(sql), output=output)
         if self.run.update_snapshots:
