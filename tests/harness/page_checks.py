@@ -1,15 +1,20 @@
 """Checks of a page's text that need no database: each problem names page and line.
 
 They run once per page, as the last item of the page's test run, so that a
-block that escapes execution, a skip without a reason or a legacy idiom shown
-as current practice fails where it is written.
+block that escapes execution, a skip without a reason, a legacy idiom shown
+as current practice, output typed by hand under a block that prints, or an
+``except Exception: pass`` that would hide a block's failure fails where it is
+written.
 """
 
 from __future__ import annotations
 
+import ast
+import doctest
 import re
+from collections.abc import Collection
 
-from harness.pages import Block, python_blocks, stray_fences
+from harness.pages import Block, fences, python_blocks, stray_fences
 
 UNREASONED_SKIP = re.compile(r"<!--+\s*skip:\s*(next|start)\s*(if\s*\([^,]*\))?\s*-->")
 
@@ -30,14 +35,19 @@ LEGACY_IDIOMS = {
 }
 
 
-def page_problems(text: str, name: str) -> list[str]:
-    """Everything wrong with a page's text, one message per problem."""
+def page_problems(text: str, name: str, printed: Collection[str] = ()) -> list[str]:
+    """Everything wrong with a page's text, one message per problem.
+
+    ``printed`` holds the keys of the plain blocks whose snapshot records printed output.
+    """
     blocks = python_blocks(text)
     return [
         *_stray_fences(text, name),
         *_uncounted_blocks(text, name, blocks),
         *_unreasoned_skips(text, name),
         *_legacy_idioms(text, name, blocks),
+        *_hand_typed_output(text, name, blocks, printed),
+        *_swallowed_errors(name, blocks),
     ]
 
 
@@ -87,3 +97,110 @@ def _legacy_idioms(text: str, name: str, blocks: list[Block]) -> list[str]:
                     f'2.x way, or say why with <!-- legacy: next "reason" --> before the block'
                 )
     return problems
+
+
+#: Fences in which a page might type out what a block printed.
+_OUTPUT_FENCES = frozenset({"text", ""})
+
+
+def _hand_typed_output(
+    text: str, name: str, blocks: list[Block], printed: Collection[str]
+) -> list[str]:
+    """Output typed under a plain block that prints: the site shows what it really printed.
+
+    What a plain block prints is recorded per database in its snapshot and shown under
+    it, so a text fence right after it can only repeat that, or drift from it.
+    """
+    following = {fence.start: fence for fence in fences(text)}
+    starts = sorted(following)
+    problems = []
+    for block in blocks:
+        if block.is_console:
+            continue
+        prints = block.key in printed or re.search(r"\bprint\(", block.source)
+        later = [start for start in starts if start >= block.fence.end]
+        if not prints or not later:
+            continue
+        fence = following[later[0]]
+        if fence.language in _OUTPUT_FENCES and not text[block.fence.end : fence.start].strip():
+            problems.append(
+                f"{name}, line {fence.line}: output typed by hand under the block at line "
+                f"{block.line}, which prints; the site shows what it printed on each "
+                "database under it, from the snapshot the run checks, so remove this fence"
+            )
+    return problems
+
+
+_CATCH_ALL = frozenset({"Exception", "BaseException"})
+
+
+def _swallowed_errors(name: str, blocks: list[Block]) -> list[str]:
+    """``except Exception: pass`` and its kin: a block that hides its errors proves nothing."""
+    problems = []
+    for block in blocks:
+        for tree, first_line in _parsed(block):
+            for node in ast.walk(tree):
+                caught = _swallowing(node)
+                if caught:
+                    problems.append(
+                        f"{name}, line {first_line + node.lineno - 1}: {caught} swallows every "
+                        "error, so this block would pass whatever went wrong in it; catch the "
+                        "error the page is about by name and print it, or let it propagate"
+                    )
+    return problems
+
+
+def _parsed(block: Block) -> list[tuple[ast.AST, int]]:
+    """Each piece of a block's code with the page line of its first line."""
+    pieces = []
+    if block.is_console:
+        try:
+            examples = doctest.DocTestParser().get_examples(block.source)
+        except ValueError:
+            return []
+        pieces = [(example.source, block.line + 1 + example.lineno) for example in examples]
+    else:
+        pieces = [(block.source, block.line + 1)]
+    parsed = []
+    for source, line in pieces:
+        try:
+            parsed.append((ast.parse(source), line))
+        except SyntaxError:
+            continue  # a snippet include, or a mistake the run reports at its line
+    return parsed
+
+
+def _swallowing(node: ast.AST) -> str | None:
+    """How ``node`` swallows every error (``except Exception: pass``), if it does."""
+    if isinstance(node, ast.ExceptHandler) and all(_does_nothing(s) for s in node.body):
+        if node.type is None:
+            return "`except: pass`"
+        if _catch_all(node.type):
+            return f"`except {ast.unparse(node.type)}: pass`"
+    if isinstance(node, ast.With | ast.AsyncWith):
+        for item in node.items:
+            call = item.context_expr
+            if isinstance(call, ast.Call) and _called(call.func) == "suppress":
+                if any(_catch_all(argument) for argument in call.args):
+                    return f"`{ast.unparse(call)}`"
+    return None
+
+
+def _catch_all(node: ast.AST) -> bool:
+    if isinstance(node, ast.Tuple):
+        return any(_catch_all(element) for element in node.elts)
+    return _called(node) in _CATCH_ALL
+
+
+def _called(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _does_nothing(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Pass) or (
+        isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+    )

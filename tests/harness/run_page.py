@@ -288,7 +288,8 @@ def check_page(example) -> str | None:
     """What is wrong with the page as a whole: its text, its links, stale snapshots."""
     document: PageDocument = example.document
     problems = broken_links(document.page, document.run.docs)
-    problems += page_problems(document.text, document.name)
+    printed = {key for key, entry in document.snapshot.items() if (entry or {}).get("output")}
+    problems += page_problems(document.text, document.name, printed)
     if not document.run.update_snapshots:
         keys = {block.key for block in example.parsed}
         for key in document.snapshot:

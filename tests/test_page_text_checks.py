@@ -1,0 +1,103 @@
+"""Two checks of a page's text: output typed by hand, and errors swallowed whole."""
+
+from __future__ import annotations
+
+from harness.page_checks import page_problems
+from harness.pages import python_blocks
+
+PRINTS = """\
+# A page
+
+```python
+print(sorted({"b", "a"}))
+```
+
+```text
+['a', 'b']
+```
+"""
+
+SILENT = """\
+# A page
+
+```python
+import logging
+logging.getLogger("x").warning("to standard error")
+```
+
+```text
+WARNING:x:to standard error
+```
+"""
+
+
+def test_output_typed_under_a_block_that_prints_is_refused():
+    assert page_problems(PRINTS, "docs/p.md") == [
+        "docs/p.md, line 7: output typed by hand under the block at line 3, which prints; "
+        "the site shows what it printed on each database under it, from the snapshot the "
+        "run checks, so remove this fence"
+    ]
+
+
+def test_the_snapshot_says_which_blocks_print():
+    key = python_blocks(SILENT)[0].key
+    assert page_problems(SILENT, "docs/p.md") == []
+    [problem] = page_problems(SILENT, "docs/p.md", printed={key})
+    assert problem.startswith("docs/p.md, line 8: output typed by hand")
+
+
+def test_a_fence_after_prose_is_not_output():
+    page = PRINTS.replace("```\n\n```text", "```\n\nIt prints a list:\n\n```text")
+    assert page_problems(page, "docs/p.md") == []
+
+
+SWALLOWING = """\
+# A page
+
+```python
+try:
+    engine.dispose(close=False)
+except Exception:
+    pass
+```
+
+```python
+>>> from contextlib import suppress
+>>> with suppress(BaseException):
+...     engine.connect()
+>>> try:
+...     engine.connect()
+... except (ValueError, Exception) as error:
+...     ...
+```
+
+```python
+try:
+    engine.connect()
+except:
+    pass
+```
+
+```python
+try:
+    engine.connect()
+except OperationalError as error:
+    print(type(error.orig).__name__)
+except Exception:
+    raise
+```
+"""
+
+
+def test_errors_swallowed_whole_are_refused_at_their_line():
+    problems = page_problems(SWALLOWING, "docs/p.md")
+    assert [problem.split(" swallows")[0] for problem in problems] == [
+        "docs/p.md, line 6: `except Exception: pass`",
+        "docs/p.md, line 12: `suppress(BaseException)`",
+        "docs/p.md, line 16: `except (ValueError, Exception): pass`",
+        "docs/p.md, line 23: `except: pass`",
+    ]
+    assert problems[0].endswith(
+        "so this block would pass whatever went wrong in it; catch the error the page is "
+        "about by name and print it, or let it propagate"
+    )
