@@ -30,8 +30,6 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import make_url
-
 from harness import snapshots
 from harness.databases import BY_NAME
 from harness.pages import (
@@ -315,11 +313,10 @@ def _header(title: str, page: Path, root: Path) -> str:
     servers = [backend for backend in BY_NAME.values() if backend.variable is not None]
     commands = []
     for backend in servers:
-        package = getattr(backend, "pip_package", None) or backend.driver
         commands += [
             "",
-            f"    python -m pip install {sqlalchemy} {_pip_argument(package)}",
-            f"    DATABASE_URL={_reader_url(backend)} python {filename}",
+            f"    python -m pip install {sqlalchemy} {_pip_argument(backend.pip_package)}",
+            f"    DATABASE_URL={backend.reader_url} python {filename}",
         ]
     return HEADER.format(
         title=title,
@@ -345,16 +342,6 @@ def _requirement() -> str:
 def _pip_argument(requirement: str) -> str:
     """Quoted where a shell would read its characters: ``"sqlalchemy>=2.1,<2.2"``."""
     return f'"{requirement}"' if re.search(r"[^\w.-]", requirement) else requirement
-
-
-def _reader_url(backend) -> str:
-    """A URL for the reader to fill in, with this project's driver."""
-    url = getattr(backend, "reader_url", None)
-    if url:
-        return url
-    example = make_url(backend.example_url)
-    blanks = {"username": "USER", "password": None, "host": "HOST", "database": "DATABASE"}
-    return example.set(**blanks).render_as_string()
 
 
 def _either(words) -> str:
