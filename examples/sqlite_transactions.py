@@ -1,15 +1,16 @@
 """SQLite transactions that begin when SQLAlchemy begins them.
 
 Python's ``sqlite3`` module, as it comes, sends ``BEGIN`` of its own accord,
-and only before the statements it takes for writes, judging by their first
-word. Everything else runs outside any transaction and stays done, whatever
-rollback follows: a ``SAVEPOINT`` opened first, a ``CREATE TABLE``, an
-``INSERT`` that starts with ``WITH``. The Engine chapter shows it.
+and not before every statement: not before a ``SAVEPOINT`` that opens a
+transaction (the Session chapter shows it), nor before an ``UPDATE`` that
+starts with ``WITH`` (the Engine chapter). Such a statement runs outside any
+transaction, and a rollback that follows cannot undo it.
 ``take_over_sqlite_transactions()`` applies the recipe that SQLAlchemy
-documents for its ``pysqlite`` dialect: the module is told to send no
-``BEGIN``, and SQLAlchemy sends one whenever it begins a transaction. Engines
-for any other database are left as they are, so every chapter can call it on
-its engine whatever ``DATABASE_URL`` names.
+documents for its SQLite dialect: the module is told to send no ``BEGIN``,
+and a listener sends one, on the driver's own connection, whenever
+SQLAlchemy begins a transaction. Engines for any other database are left as
+they are, so every chapter calls it on its engine whatever ``DATABASE_URL``
+names.
 
 ```python
 from sqlalchemy import create_engine, text
@@ -18,9 +19,11 @@ from examples.sqlite_transactions import take_over_sqlite_transactions
 
 engine = take_over_sqlite_transactions(create_engine("sqlite://"))
 with engine.connect() as connection:
-    connection.execute(text("CREATE TABLE scratch (x INTEGER)"))
+    connection.execute(text("CREATE TABLE tally AS SELECT 0 AS n"))
+    connection.commit()
+    connection.execute(text("WITH step(size) AS (VALUES (1)) UPDATE tally SET n = n + 1"))
     connection.rollback()
-    print(connection.execute(text("SELECT COUNT(*) FROM sqlite_master")).scalar())
+    print(connection.execute(text("SELECT n FROM tally")).scalar())  # 0
 ```
 """
 
@@ -46,9 +49,11 @@ def _no_begin_from_the_driver(dbapi_connection, connection_record) -> None:
 
 
 def _begin_for_sqlalchemy(connection) -> None:
-    # SQLAlchemy is beginning a transaction: begin it in SQLite too. The
-    # driver still sends COMMIT and ROLLBACK while a transaction is open.
-    connection.exec_driver_sql("BEGIN")
+    # SQLAlchemy is beginning a transaction: begin it in SQLite too. Sent on
+    # the driver's own connection, the BEGIN stays out of SQLAlchemy's log and
+    # statement events, as the BEGIN of other drivers does. The driver still
+    # sends COMMIT and ROLLBACK while a transaction is open.
+    connection.connection.driver_connection.execute("BEGIN")
 
 
 # --8<-- [end:recipe]
