@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import doctest
 import io
+import logging
 import os
 import re
 import sys
@@ -104,6 +105,7 @@ class PageDocument(Document):
 
     def open(self) -> None:
         sys.modules[self.module.__name__] = self.module
+        self._stack.enter_context(_logging_as_it_was())
         self.database = self._stack.enter_context(
             isolated_database(self.backend, self.base_url, self.page.stem)
         )
@@ -164,7 +166,7 @@ class PageDocument(Document):
     def _execute(self, block: Block, source: str, printed: io.StringIO) -> str | None:
         if not block.is_console:
             code = compile("\n" * block.line + source, self.name, "exec", dont_inherit=True)
-            with contextlib.redirect_stdout(printed):
+            with contextlib.redirect_stdout(_PRINTED), _PRINTED.into(printed):
                 exec(code, self.namespace)
             return None
         test = doctest.DocTestParser().get_doctest(
@@ -234,6 +236,65 @@ def _refusing_unordered_displays(page: str, line: int):
         yield
     finally:
         sys.__displayhook__ = original
+
+
+class _PrintedByTheRunningBlock(io.TextIOBase):
+    """``sys.stdout`` while a plain block runs: what it receives goes to that block.
+
+    Anything that keeps hold of ``sys.stdout`` (the handler ``echo=True`` gives a
+    logger, say) keeps this object, and so writes to whichever block is running
+    when it writes, and to the real standard output between blocks.
+    """
+
+    def __init__(self) -> None:
+        self._into: io.StringIO | None = None
+
+    @contextlib.contextmanager
+    def into(self, buffer: io.StringIO):
+        self._into = buffer
+        try:
+            yield
+        finally:
+            self._into = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return (self._into or sys.__stdout__).write(text)
+
+
+_PRINTED = _PrintedByTheRunningBlock()
+
+
+@contextlib.contextmanager
+def _logging_as_it_was():
+    """Put back the loggers a page configured: ``echo=True``'s handlers, ``basicConfig()``.
+
+    SQLAlchemy gives an echoing engine's logger a handler that writes to the
+    ``sys.stdout`` of that moment, which during a block is the block's recording.
+    Left in place, it would write the next database's run into this one's.
+    """
+
+    def loggers() -> dict[str, logging.Logger]:
+        found = {"": logging.getLogger()}
+        for name, logger in logging.Logger.manager.loggerDict.items():
+            if isinstance(logger, logging.Logger):
+                found[name] = logger
+        return found
+
+    before = {
+        name: (logger.level, list(logger.handlers), logger.propagate)
+        for name, logger in loggers().items()
+    }
+    try:
+        yield
+    finally:
+        for name, logger in loggers().items():
+            level, handlers, propagate = before.get(name, (logging.NOTSET, [], True))
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
+            logger.setLevel(level)
 
 
 def _release_connections(namespace: dict) -> None:
