@@ -259,9 +259,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def mutations(session: nox.Session) -> None:
-    """Apply faults a contributor could make, one at a time, and check that each is caught."""
-    install(session, "test")
-    session.run("python", "-m", "harness.mutations", *session.posargs)
+    """Apply faults a contributor could make, one at a time, and check that each is caught
+    on every database that should catch it (`-- WORD` runs the faults whose description
+    has WORD)."""
+    install(session, "test", "postgresql", "mariadb")
+    with ExitStack() as stack:
+        env = {}
+        for database in URL_VARIABLES:
+            url = stack.enter_context(database_url(session, database))
+            env[URL_VARIABLES[database]] = url
+        session.run("python", "-m", "harness.mutations", *session.posargs, env=env)
 
 
 @nox.session

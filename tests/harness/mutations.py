@@ -1,34 +1,76 @@
 """Do the checks bite? Apply faults a contributor could make, one at a time, and see.
 
 Each fault is applied to a temporary copy of the project (its pages, examples,
-snapshots and configuration), then the page it touches is run on SQLite. A
-fault is caught when the run fails with a message that names the page (or the
-snapshot file) and the line. ``nox -s mutations`` runs them all and prints
+snapshots, tests and harness, and configuration), then what it touches (a page,
+or a test of the harness) is run on each database that should catch it. The
+copy's ``tests/`` comes first on ``PYTHONPATH``, so that a fault made in the
+copy's harness is the harness that runs (the project's own would otherwise win,
+installed as it is). A fault is caught when the run fails, on each of its
+databases, with a message that names the page (or snapshot, or test), the line
+and the database. ``nox -s mutations`` runs them all, two at a time, and prints
 ``caught N of M``; the exit status is non-zero if any fault slips through.
+``python -m harness.mutations WORD...`` runs only the faults whose description
+contains one of the words.
+
+Faults that need a database server run on it, and remove afterwards what they
+made there. The servers may be shared: the fault that has the clean-up of
+leftovers ignore the locks that mark a namespace as in use does so only for the
+names of the test that catches it, so that no live namespace of another run is
+ever dropped.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from harness.pages import ROOT, python_blocks
+from harness.databases import BY_NAME, configured_url
+from harness.pages import ROOT, Block, python_blocks
+
+ALL = ("sqlite", "postgresql", "mariadb")
+#: Faults in a page's text are found by its own checks, which run once, on the first
+#: database of the run; SQLite needs no server, so that is where they are run.
+TEXT = ("sqlite",)
+
+#: What this run creates on the servers is named with this, and removed afterwards.
+TOKEN = f"{os.getpid()}_{secrets.token_hex(3)}"
+ESCAPED = f"escaped_{TOKEN}"
 
 
 @dataclass(frozen=True)
 class Fault:
     description: str
-    page: str  # the page to run afterwards, relative to docs/
+    targets: tuple[str, ...]  # pytest arguments: pages or tests; {db} is each database
+    databases: tuple[str, ...]  # every one of them must catch it
     apply: Callable[[Path], None]  # changes the copy of the project
-    expected: str  # a regular expression the failure output must match
+    #: regular expressions that the failure output must match for each database;
+    #: {db} and {title} stand for the database's name and title
+    expected: tuple[str, ...]
+    sole: bool = False  # the fault's own failure, once per database, and nothing else
+    clean: Callable[[], None] | None = None  # removes what the run left on the servers
+
+
+@dataclass
+class Outcome:
+    fault: Fault
+    caught: bool
+    evidence: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# Editing the copy ---------------------------------------------------------------
 
 
 def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
@@ -38,19 +80,26 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
     path.write_text(text.replace(old, new, count))
 
 
-def _first_console_output(project: Path, page: str) -> tuple[str, str]:
-    """The first line of output a ``>>>`` block shows, and a wrong version of it."""
-    for block in python_blocks((project / "docs" / page).read_text()):
-        if block.is_console:
-            for line in block.source.splitlines():
-                if line and not line.startswith((">>>", "...")):
-                    return line, line + " (changed)"
-    raise LookupError(f"{page} shows no output")
+def _page(project: Path, page: str) -> Path:
+    return project / "docs" / page
 
 
-def change_expected_result(project: Path) -> None:
-    old, new = _first_console_output(project, "engine.md")
-    _edit(project / "docs" / "engine.md", f"\n{old}\n", f"\n{new}\n")
+def _append(project: Path, page: str, text: str) -> None:
+    path = _page(project, page)
+    path.write_text(path.read_text() + "\n" + text)
+
+
+def _blocks(project: Path, page: str) -> list[Block]:
+    return python_blocks(_page(project, page).read_text())
+
+
+def _replace_block(project: Path, page: str, block: Block, source: str) -> None:
+    path = _page(project, page)
+    text = path.read_text()
+    indent = block.fence.indent
+    body = "".join(f"{indent}{line}\n" if line else "\n" for line in source.splitlines())
+    fence = f"{indent}```python\n{body}{indent}```"
+    path.write_text(text[: block.fence.start] + fence + text[block.fence.end :])
 
 
 def _snapshot(project: Path, page: str) -> tuple[Path, dict]:
@@ -58,159 +107,707 @@ def _snapshot(project: Path, page: str) -> tuple[Path, dict]:
     return path, yaml.safe_load(path.read_text())
 
 
+def _save(path: Path, entries: dict) -> None:
+    path.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
+
+
+def _recorded_everywhere(entries: dict) -> str:
+    """The first entry with SQL recorded on every database."""
+    return next(key for key, entry in entries.items() if all(entry.get(db) for db in ALL))
+
+
+def _printed_everywhere(entries: dict) -> str:
+    """The first entry of a plain block that printed on every database."""
+    return next(
+        key
+        for key, entry in entries.items()
+        if all((entry.get("output") or {}).get(db) for db in ALL)
+    )
+
+
+# Pages: output, snapshots, text ---------------------------------------------------
+
+
+def change_expected_result(project: Path) -> None:
+    for block in _blocks(project, "engine.md"):
+        if block.is_console:
+            for line in block.source.splitlines():
+                if line and not line.startswith((">>>", "...")):
+                    _edit(_page(project, "engine.md"), f"\n{line}\n", f"\n{line} (changed)\n")
+                    return
+    raise LookupError("engine.md shows no output")
+
+
 def change_snapshot_sql(project: Path) -> None:
     path, entries = _snapshot(project, "engine.md")
-    key = next(key for key, entry in entries.items() if "sqlite" in entry)
-    first, _, rest = entries[key]["sqlite"].partition("\n")
-    entries[key]["sqlite"] = f"{first} /* as a careless edit might leave it */\n{rest}"
-    path.write_text(yaml.safe_dump(entries, sort_keys=False))
+    entry = entries[_recorded_everywhere(entries)]
+    for db in ALL:
+        first, _, rest = entry[db].partition("\n")
+        entry[db] = f"{first} /* as a careless edit might leave it */\n{rest}"
+    _save(path, entries)
 
 
 def delete_snapshot(project: Path) -> None:
     path, entries = _snapshot(project, "engine.md")
-    del entries[next(key for key, entry in entries.items() if "sqlite" in entry)]
-    path.write_text(yaml.safe_dump(entries, sort_keys=False))
+    del entries[_recorded_everywhere(entries)]
+    _save(path, entries)
+
+
+def record_on_sqlite_only(project: Path) -> None:
+    path, entries = _snapshot(project, "engine.md")
+    for entry in entries.values():
+        for db in ("postgresql", "mariadb"):
+            entry.pop(db, None)
+            (entry.get("output") or {}).pop(db, None)
+    _save(path, entries)
+
+
+def change_recorded_output(project: Path) -> None:
+    path, entries = _snapshot(project, "engine.md")
+    output = entries[_printed_everywhere(entries)]["output"]
+    for db in ALL:
+        output[db] += " (changed)"
+    _save(path, entries)
+
+
+def type_printed_output_by_hand(project: Path) -> None:
+    _, entries = _snapshot(project, "engine.md")
+    key = _printed_everywhere(entries)
+    block = next(b for b in _blocks(project, "engine.md") if b.key == key)
+    printed = entries[key]["output"]["sqlite"]
+    path = _page(project, "engine.md")
+    text = path.read_text()
+    fence = f"\n\n```text\n{printed} (changed)\n```"
+    path.write_text(text[: block.fence.end] + fence + text[block.fence.end :])
+
+
+def swallow_a_failing_block(project: Path) -> None:
+    block = [b for b in _blocks(project, "engine.md") if not b.is_console][-1]
+    body = "".join(f"    {line}\n" for line in block.source.splitlines())
+    source = (
+        f"try:\n{body}    raise RuntimeError('this block now fails')\nexcept Exception:\n    pass\n"
+    )
+    _replace_block(project, "engine.md", block, source)
 
 
 def misspell_fence_language(project: Path) -> None:
-    page = project / "docs" / "session.md"
-    page.write_text(page.read_text() + "\n```pyhton\nraise SystemExit('never run')\n```\n")
+    _append(project, "index.md", "```pyhton\nraise SystemExit('never run')\n```\n")
 
 
 def break_snippet_include(project: Path) -> None:
     _edit(
-        project / "docs" / "session.md",
-        "examples/accounts.py:models",
-        "examples/accounts.py:modles",
+        _page(project, "engine.md"),
+        "examples/sqlite_transactions.py:recipe",
+        "examples/sqlite_transactions.py:recipes",
     )
 
 
 def break_internal_link(project: Path) -> None:
-    page = project / "docs" / "index.md"
-    page.write_text(page.read_text() + "\nRead on in [the sessions chapter](sessions.md).\n")
+    _append(project, "index.md", "Read on in [the sessions chapter](sessions.md).\n")
 
 
 def break_anchor(project: Path) -> None:
-    page = project / "docs" / "index.md"
-    page.write_text(page.read_text() + "\nSee [pooling](engine.md#pooling-in-depth).\n")
+    _append(project, "index.md", "See [pooling](engine.md#pooling-in-depth).\n")
 
 
 def use_legacy_api(project: Path) -> None:
-    page = project / "docs" / "loading.md"
-    page.write_text(
-        page.read_text()
-        + "\n```python\nwith Session(engine) as session:\n"
-        + "    everyone = session.query(User).all()\n```\n"
+    _append(
+        project,
+        "index.md",
+        "```python\nwith Session(engine) as session:\n"
+        "    everyone = session.query(User).all()\n```\n",
     )
 
 
 def depend_on_another_page(project: Path) -> None:
     # ``doomed`` is an engine that only the Engine chapter defines.
-    page = project / "docs" / "loading.md"
-    page.write_text(page.read_text() + "\n```python\n>>> doomed.url.database\n'/x'\n```\n")
+    _append(project, "index.md", "```python\n>>> doomed.url.database\n'/x'\n```\n")
+
+
+def show_a_set(project: Path) -> None:
+    _append(project, "index.md", "```python\n>>> {\"b\", \"a\"}\n{'a', 'b'}\n```\n")
+
+
+def hide_a_block_in_a_comment(project: Path) -> None:
+    _append(project, "index.md", "<!--\n```python\nprint('only the tests see this')\n```\n-->\n")
+
+
+def skip_conditionally(project: Path) -> None:
+    _append(
+        project,
+        "index.md",
+        '<!-- skip: next if(True, reason="not here") -->\n\n```python\nprint("hi")\n```\n',
+    )
+
+
+def skip_start(project: Path) -> None:
+    _append(
+        project,
+        "index.md",
+        "<!-- skip: start -->\n\n```python\nprint('hi')\n```\n\n<!-- skip: end -->\n",
+    )
+
+
+def skip_without_a_reason(project: Path) -> None:
+    _append(project, "index.md", '<!-- skip: next "  " -->\n\n```python\nprint("hi")\n```\n')
+
+
+def move_a_block_out_of_its_tab(project: Path) -> None:
+    path = _page(project, "querying.md")
+    text = path.read_text()
+    block = next(b for b in _blocks(project, "querying.md") if b.fence.tab == "PostgreSQL")
+    tab = text.rindex('=== "PostgreSQL"', 0, block.fence.start)
+    fence = text[text.rindex("\n", 0, block.fence.start) + 1 : block.fence.end]
+    dedented = "\n".join(line.removeprefix(block.fence.indent) for line in fence.split("\n"))
+    path.write_text(text[:tab] + dedented + text[block.fence.end :])
+
+
+def delete_the_last_block(project: Path) -> None:
+    block = _blocks(project, "engine.md")[-1]
+    path = _page(project, "engine.md")
+    text = path.read_text()
+    path.write_text(text[: block.fence.start] + text[block.fence.end :])
+
+
+# Escaped effects ------------------------------------------------------------------
+
+
+def _base_database(db: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(configured_url(BY_NAME[db])).database
+
+
+def _escaping_block(db: str, tab: str) -> str:
+    table = f"public.{ESCAPED}" if db == "postgresql" else f"{_base_database(db)}.{ESCAPED}"
+    code = (
+        "import os\n\nfrom sqlalchemy import create_engine\n\n"
+        'leaky = create_engine(os.environ["DATABASE_URL"])\n'
+        "with leaky.begin() as connection:\n"
+        f'    connection.exec_driver_sql("CREATE TABLE {table} (id INTEGER)")\n'
+    )
+    body = "".join(f"    {line}\n" if line else "\n" for line in code.splitlines())
+    return f'=== "{tab}"\n\n    ```python\n{body}    ```\n'
+
+
+def create_a_table_in_public(project: Path) -> None:
+    _append(project, "index.md", _escaping_block("postgresql", "PostgreSQL"))
+
+
+def create_a_table_in_the_base_database(project: Path) -> None:
+    _append(project, "index.md", _escaping_block("mariadb", "MariaDB"))
+
+
+def _drop_escaped(db: str) -> None:
+    from sqlalchemy import NullPool, create_engine
+
+    url = configured_url(BY_NAME[db])
+    if not url:
+        return
+    table = f"public.{ESCAPED}" if db == "postgresql" else f"{_base_database(db)}.{ESCAPED}"
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    finally:
+        engine.dispose()
+
+
+def write_a_file_in_the_working_directory(project: Path) -> None:
+    _append(
+        project,
+        "index.md",
+        "```python\nfrom pathlib import Path\n\n"
+        'Path("notes.txt").write_text("left where the reader runs the page")\n```\n',
+    )
+
+
+# The harness: what the SQL boxes show ---------------------------------------------
+
+
+def _harness(project: Path, module: str) -> Path:
+    return project / "tests" / "harness" / module
+
+
+def lose_psycopg_commands(project: Path) -> None:
+    # Statements psycopg sends as commands of the connection (BEGIN, COMMIT, ...).
+    _edit(_harness(project, "capture_sql.py"), "        sent(self, query)\n", "")
+
+
+def lose_pymysql_queries(project: Path) -> None:
+    _edit(_harness(project, "capture_sql.py"), "                _record(on(self), text)\n", "")
+
+
+def merge_other_databases(project: Path) -> None:
+    # Statements a block sends through an engine of its own, shown as the page database's.
+    _edit(
+        _harness(project, "capture_sql.py"),
+        "sections.setdefault(statement.connection.database, []).append(statement)",
+        "sections[database].append(statement)",
+    )
+
+
+def hide_connection_opening(project: Path) -> None:
+    _edit(
+        _harness(project, "capture_sql.py"),
+        "    for statement in statements:\n        switched =",
+        "    for statement in statements:\n"
+        '        if statement.phase == "connecting":\n'
+        "            continue\n"
+        "        switched =",
+    )
+
+
+def unlabel_pool_resets(project: Path) -> None:
+    _edit(
+        _harness(project, "capture_sql.py"),
+        '            connection.phase = "reset"\n',
+        "            pass\n",
+    )
+
+
+def ignore_content_tabs(project: Path) -> None:
+    _edit(
+        _harness(project, "pages.py"),
+        "        return self.databases is None or backend in self.databases\n",
+        "        return True\n",
+    )
+
+
+# The harness on shared servers ------------------------------------------------------
+
+
+def quote_any_name(project: Path) -> None:
+    databases = _harness(project, "databases.py")
+    _edit(
+        databases,
+        "    if not NAME_PATTERN.fullmatch(name):\n"
+        '        raise ValueError(f"{name!r} is not a name the harness creates")\n',
+        "",
+    )
+    _edit(
+        databases,
+        "return [name for name in names if NAME_PATTERN.fullmatch(name)]",
+        "return list(names)",
+    )
+
+
+def sweep_namespaces_in_use(project: Path) -> None:
+    # Only the test's own names: a live namespace of any other run is never dropped.
+    _edit(
+        _harness(project, "databases.py"),
+        "if not _try_lock(locks, name):\n",
+        'if not _try_lock(locks, name) and "_waits_" not in name:\n',
+    )
+
+
+def skip_the_rights_probe(project: Path) -> None:
+    _edit(
+        _harness(project, "databases.py"),
+        "    if backend is SQLITE:\n        return\n    engine = create_engine(url, poolclass=",
+        "    return\n    engine = create_engine(url, poolclass=",
+    )
+
+
+WHERE = r"\[{db}\]"  # how a page's failure names the database it ran on
+
+
+def _test_fails(test: str, parameters: str = "{db}") -> str:
+    """A test of tests/test_shared_server.py failing on the database: where, and with what."""
+    parameters = re.escape(parameters).replace(r"\{db\}", "{db}")
+    return (
+        rf"_+ {test}\[{parameters}\] _+\n(?:.*\n)*?"
+        rf"(?P<where>\S*tests/test_shared_server\.py:\d+): in {test}\n"
+        r"(?:.*\n)*?E\s+(?P<error>\w+Error: .*)"
+    )
+
+
+def _on_page(page: str) -> str:
+    """A block of ``page`` failing on the database, as the run or doctest reports it."""
+    name = re.escape(f"docs/{page}")
+    return (
+        rf"({name}, line \d+ \[{{db}}\]: .*|\[{{db}}\] what the block printed differs from the "
+        rf'page:\n\*+\nFile "{name}", line \d+.*)'
+    )
 
 
 FAULTS = [
     Fault(
-        "change an expected result",
-        "engine.md",
+        "change an expected result (the doctest failure, and no snapshot noise)",
+        ("docs/engine.md",),
+        ALL,
         change_expected_result,
-        r'File "docs/engine\.md", line \d+.*\n(.*\n)*?Expected:',
+        (
+            WHERE + r' what the block printed differs from the page:\n\*+\nFile "docs/engine\.md", '
+            r"line \d+",
+        ),
+        sole=True,
     ),
     Fault(
         "change a snapshot's SQL",
-        "engine.md",
+        ("docs/engine.md",),
+        ALL,
         change_snapshot_sql,
-        r"docs/engine\.md, line \d+ \[sqlite\]: the SQL sent differs",
+        (r"docs/engine\.md, line \d+ " + WHERE + ": the SQL sent differs",),
     ),
     Fault(
         "delete a block's snapshot",
-        "engine.md",
+        ("docs/engine.md",),
+        ALL,
         delete_snapshot,
-        r"docs/engine\.md, line \d+ \[sqlite\]: this block sent SQL but .* has no snapshot",
+        (
+            r"docs/engine\.md, line \d+ " + WHERE + r": tests/snapshots/engine\.yml has no "
+            r"recording of this block on {title}",
+        ),
+    ),
+    Fault(
+        "record a page's snapshot on SQLite only",
+        ("docs/engine.md",),
+        ("postgresql", "mariadb"),
+        record_on_sqlite_only,
+        (
+            r"docs/engine\.md, line \d+ " + WHERE + r": tests/snapshots/engine\.yml has no "
+            r"recording of this block on {title}",
+        ),
+    ),
+    Fault(
+        "change what a plain block printed, in its snapshot",
+        ("docs/engine.md",),
+        ALL,
+        change_recorded_output,
+        (
+            r"docs/engine\.md, line \d+ " + WHERE + r": what the block printed differs from "
+            r"tests/snapshots/engine\.yml",
+        ),
+    ),
+    Fault(
+        "type a plain block's printed output by hand under it, changed",
+        ("docs/engine.md",),
+        TEXT,
+        type_printed_output_by_hand,
+        (r"docs/engine\.md, line \d+: output typed by hand under the block at line \d+",),
+    ),
+    Fault(
+        "wrap a block that now fails in try/except Exception: pass",
+        ("docs/engine.md",),
+        TEXT,
+        swallow_a_failing_block,
+        (r"docs/engine\.md, line \d+: `except Exception: pass` swallows every error",),
     ),
     Fault(
         "add a python block that nothing collects (a fence language typo)",
-        "session.md",
+        ("docs/index.md",),
+        TEXT,
         misspell_fence_language,
-        r"docs/session\.md, line \d+: a block in language 'pyhton'",
+        (r"docs/index\.md, line \d+: a block in language 'pyhton'",),
     ),
     Fault(
         "break a snippet include",
-        "session.md",
+        ("docs/engine.md",),
+        ALL,
         break_snippet_include,
-        r"docs/session\.md, line \d+: examples/accounts\.py has no section named 'modles'",
+        (
+            r"docs/engine\.md, line \d+: examples/sqlite_transactions\.py has no section named "
+            r"'recipes'",
+        ),
     ),
     Fault(
         "break an internal link",
-        "index.md",
+        ("docs/index.md",),
+        TEXT,
         break_internal_link,
-        r"docs/index\.md, line \d+: the link to sessions\.md points at no file",
+        (r"docs/index\.md, line \d+: the link to sessions\.md points at no file",),
     ),
     Fault(
         "break an anchor",
-        "index.md",
+        ("docs/index.md",),
+        TEXT,
         break_anchor,
-        r"docs/index\.md, line \d+: the link to engine\.md#pooling-in-depth names an anchor",
+        (r"docs/index\.md, line \d+: the link to engine\.md#pooling-in-depth names an anchor",),
     ),
     Fault(
         "use a legacy API outside the migration page",
-        "loading.md",
+        ("docs/index.md",),
+        TEXT,
         use_legacy_api,
-        r"docs/loading\.md, line \d+: session\.query\(\) is SQLAlchemy 1\.x style",
+        (r"docs/index\.md, line \d+: session\.query\(\) is SQLAlchemy 1\.x style",),
     ),
     Fault(
         "make a block depend on a name defined only on another page",
-        "loading.md",
+        ("docs/index.md",),
+        ALL,
         depend_on_another_page,
-        r'File "docs/loading\.md", line \d+(.*\n)*?.*NameError: name \'doomed\' is not defined',
+        (
+            WHERE + r' what the block printed differs from the page:\n\*+\nFile "docs/index\.md", '
+            r"line \d+(.*\n)*?.*NameError: name 'doomed' is not defined",
+        ),
+    ),
+    Fault(
+        "show a set, whose order the hash seed picks",
+        ("docs/index.md",),
+        ALL,
+        show_a_set,
+        (
+            WHERE + r" what the block printed differs from the page:(.*\n)*?.*docs/index\.md, "
+            r"line \d+: a set is shown",
+        ),
+    ),
+    Fault(
+        "hide a python block in an HTML comment",
+        ("docs/index.md",),
+        ALL,
+        hide_a_block_in_a_comment,
+        (r"docs/index\.md, line \d+: this python block is inside an HTML comment",),
+    ),
+    Fault(
+        "skip a block on a condition",
+        ("docs/index.md",),
+        ALL,
+        skip_conditionally,
+        (r"docs/index\.md, line \d+: a conditional skip hides from readers where a block runs",),
+    ),
+    Fault(
+        "skip blocks with skip: start",
+        ("docs/index.md",),
+        ALL,
+        skip_start,
+        (r"docs/index\.md, line \d+: `skip: start` is not supported here",),
+    ),
+    Fault(
+        "skip a block with a blank reason",
+        ("docs/index.md",),
+        ALL,
+        skip_without_a_reason,
+        (r"docs/index\.md, line \d+: a skip needs a reason a reader can judge",),
+    ),
+    Fault(
+        'move a block that fails elsewhere out of its "PostgreSQL" tab',
+        ("docs/querying.md",),
+        ("sqlite", "mariadb"),
+        move_a_block_out_of_its_tab,
+        (_on_page("querying.md"),),
+    ),
+    Fault(
+        "delete a page's last block, which sends no SQL",
+        ("docs/engine.md",),
+        TEXT,
+        delete_the_last_block,
+        (
+            r"tests/snapshots/engine\.yml, line \d+: the snapshot of a block that is no longer "
+            r"on docs/engine\.md",
+        ),
+    ),
+    Fault(
+        "create a table in PostgreSQL's public schema",
+        ("docs/index.md",),
+        ("postgresql",),
+        create_a_table_in_public,
+        (
+            r"docs/index\.md, line \d+ " + WHERE + rf": this block created the table "
+            rf"public\.{ESCAPED} on PostgreSQL, outside the page's own schema",
+        ),
+        clean=lambda: _drop_escaped("postgresql"),
+    ),
+    Fault(
+        "create a table in MariaDB's database of the URL",
+        ("docs/index.md",),
+        ("mariadb",),
+        create_a_table_in_the_base_database,
+        (
+            r"docs/index\.md, line \d+ " + WHERE + rf": this block created the table "
+            rf"\w+\.{ESCAPED} on MariaDB, outside the page's own database",
+        ),
+        clean=lambda: _drop_escaped("mariadb"),
+    ),
+    Fault(
+        "write a file into the working directory",
+        ("docs/index.md",),
+        ALL,
+        write_a_file_in_the_working_directory,
+        (
+            r"docs/index\.md, line \d+ " + WHERE + r": this block (created|wrote to) notes\.txt "
+            r"in the working directory",
+        ),
+    ),
+    Fault(
+        "lose the statements psycopg sends as commands (BEGIN, COMMIT...) from the capture",
+        ("docs/engine.md", "tests/test_server_log.py"),
+        ("postgresql",),
+        lose_psycopg_commands,
+        (
+            r"docs/engine\.md, line \d+ " + WHERE + ": the SQL sent differs",
+            r"the captured SQL differs from what PostgreSQL logged receiving",
+        ),
+    ),
+    Fault(
+        "lose what PyMySQL sends from the capture",
+        ("docs/engine.md",),
+        ("mariadb",),
+        lose_pymysql_queries,
+        (r"docs/engine\.md, line \d+ " + WHERE + ": the SQL sent differs",),
+    ),
+    Fault(
+        "show a second engine's statements as if the page's database received them",
+        ("docs/engine.md",),
+        ALL,
+        merge_other_databases,
+        (r"docs/engine\.md, line \d+ " + WHERE + ": the SQL sent differs",),
+    ),
+    Fault(
+        "leave out the statements sent while a connection opens",
+        ("docs/engine.md",),
+        ALL,
+        hide_connection_opening,
+        (r"docs/engine\.md, line \d+ " + WHERE + ": the SQL sent differs",),
+    ),
+    Fault(
+        "show the pool's reset of a returned connection as the block's own ROLLBACK",
+        ("docs/engine.md",),
+        ("mariadb",),
+        unlabel_pool_resets,
+        (r"docs/engine\.md, line \d+ " + WHERE + ": the SQL sent differs",),
+    ),
+    Fault(
+        "run blocks under a content tab on every database",
+        ("docs/ids-types-time-zones.md",),
+        ("sqlite", "postgresql"),
+        ignore_content_tabs,
+        (_on_page("ids-types-time-zones.md"),),
+    ),
+    Fault(
+        "quote and sweep names the harness did not create",
+        ("tests/test_shared_server.py::test_a_crafted_name_is_neither_executed_nor_dropped",),
+        ("postgresql", "mariadb"),
+        quote_any_name,
+        (_test_fails("test_a_crafted_name_is_neither_executed_nor_dropped"),),
+    ),
+    Fault(
+        "sweep namespaces whose lock another run holds",
+        ("tests/test_shared_server.py::test_a_run_in_another_pid_namespace_keeps_its_namespaces",),
+        ("postgresql", "mariadb"),
+        sweep_namespaces_in_use,
+        (_test_fails("test_a_run_in_another_pid_namespace_keeps_its_namespaces"),),
+    ),
+    Fault(
+        "skip the probe of the rights pages need",
+        (
+            "tests/test_shared_server.py::test_a_user_without_the_rights_is_told_which_is_missing"
+            "[{db}-pytest]",
+        ),
+        ("postgresql", "mariadb"),
+        skip_the_rights_probe,
+        (_test_fails("test_a_user_without_the_rights_is_told_which_is_missing", "{db}-pytest"),),
     ),
 ]
 
-COPIED = ["docs", "examples", "tests/snapshots", "mkdocs.yml", "pyproject.toml"]
+COPIED = ["docs", "examples", "tests", "mkdocs.yml", "pyproject.toml"]
 
 
 def copy_project(destination: Path) -> None:
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, destination / name)
+            ignored = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(source, destination / name, ignore=ignored)
         else:
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, destination / name)
 
 
-def try_fault(fault: Fault) -> tuple[bool, str]:
-    """Apply one fault to a fresh copy; returns whether it was caught, and the evidence."""
-    with tempfile.TemporaryDirectory(prefix="mutation_") as folder:
-        project = Path(folder)
-        copy_project(project)
-        fault.apply(project)
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", f"docs/{fault.page}", "--backend=sqlite"]
-            + ["-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--tb=short"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-        )
+def _failed(output: str) -> list[str]:
+    return re.findall(r"^(?:FAILED|ERROR) (\S+)", output, re.MULTILINE)
+
+
+def _shown(match: re.Match) -> str:
+    """A match, on one line: what names page, line and database, and what went wrong."""
+    if "where" in match.groupdict():
+        where = match["where"]
+        return f"{where[where.rindex('tests/') :]}: {match['error']}"
+    lines = [line.strip() for line in match.group(0).splitlines()]
+    line = " / ".join(line for line in lines if line and set(line) != {"*"})
+    return line if len(line) <= 180 else f"{line[:120]} … {line[-55:]}"
+
+
+def try_fault(fault: Fault) -> Outcome:
+    """Apply one fault to a fresh copy; whether each of its databases caught it, and how."""
+    started = time.monotonic()
+    missing = [db for db in fault.databases if configured_url(BY_NAME[db]) is None]
+    if missing:
+        variables = ", ".join(BY_NAME[db].variable for db in missing)
+        return Outcome(fault, False, [f"not run: set {variables}"])
+    targets = list(dict.fromkeys(t.format(db=db) for db in fault.databases for t in fault.targets))
+    backends = [f"--backend={db}" for db in fault.databases]
+    try:
+        with tempfile.TemporaryDirectory(prefix="mutation_") as folder:
+            project = Path(folder)
+            copy_project(project)
+            fault.apply(project)
+            environment = dict(os.environ)
+            paths = [str(project / "tests"), environment.get("PYTHONPATH", "")]
+            environment["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
+            environment.pop("PYTEST_ADDOPTS", None)
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", *targets, *backends]
+                + ["-p", "no:cacheprovider", "-p", "no:xdist", "-q", "--tb=short", "-ra"],
+                cwd=project,
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+    finally:
+        if fault.clean is not None:
+            fault.clean()
     output = result.stdout + result.stderr
-    match = re.search(fault.expected, output)
-    if result.returncode != 0 and match:
-        return True, match.group(0).splitlines()[0]
+    outcome = Outcome(fault, result.returncode != 0, seconds=time.monotonic() - started)
     if result.returncode == 0:
-        return False, "the run passed"
-    return False, "the run failed, but without naming page and line:\n" + output[-2000:]
+        outcome.evidence.append("the run passed")
+        return outcome
+    failed = _failed(output)
+    for db in fault.databases:
+        title = BY_NAME[db].title
+        # A failure on this database: its name says so, or the test runs on no other.
+        on_db = [
+            name
+            for name in failed
+            if re.search(rf"(sybil:{db},|[\[-]{db}[\]-])", name)
+            or not re.search(r"sybil:|\[", name)
+        ]
+        for pattern in fault.expected:
+            match = re.search(pattern.format(db=db, title=title), output)
+            if match and on_db:
+                outcome.evidence.append(f"{db}: {_shown(match)}")
+                continue
+            outcome.caught = False
+            if match is None:
+                outcome.evidence.append(
+                    f"{db}: no message matched {pattern.format(db=db, title=title)!r}"
+                )
+            else:
+                outcome.evidence.append(f"{db}: no failure was reported on {title}")
+    if fault.sole and (len(failed) != len(fault.databases) or "snapshot" in output):
+        outcome.caught = False
+        outcome.evidence.append(
+            "other failures than the fault's own: " + ", ".join(failed or ["(none)"])
+        )
+    if not outcome.caught:
+        outcome.evidence.append("the run said:\n" + output[-3000:])
+    return outcome
 
 
-def main() -> int:
-    caught = 0
-    for fault in FAULTS:
-        ok, evidence = try_fault(fault)
-        caught += ok
-        print(f"{'caught' if ok else 'MISSED'}: {fault.description}\n    {evidence}")
-    print(f"\ncaught {caught} of {len(FAULTS)}")
-    return 0 if caught == len(FAULTS) else 1
+def main(words: list[str]) -> int:
+    started = time.monotonic()
+    faults = [f for f in FAULTS if not words or any(w in f.description for w in words)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(try_fault, faults))
+    for outcome in outcomes:
+        status = "caught" if outcome.caught else "MISSED"
+        print(f"{status}: {outcome.fault.description} ({outcome.seconds:.0f} s)")
+        for line in outcome.evidence:
+            print("    " + line.replace("\n", "\n    "))
+    caught = sum(outcome.caught for outcome in outcomes)
+    print(f"\ncaught {caught} of {len(outcomes)} in {time.monotonic() - started:.0f} s")
+    return 0 if caught == len(outcomes) else 1
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
