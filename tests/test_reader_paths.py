@@ -38,7 +38,6 @@ PROGRAM_TIMEOUT = 300  # seconds; a whole chapter takes a few
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
     """The site, built strictly once for the whole run."""
-    pytest.importorskip("mkdocs", reason="the copy-button path needs the docs dependency group")
     from harness.site_browser import build_site
 
     return build_site(tmp_path_factory.mktemp("site"))
