@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from harness.capture_sql import RECORD_VARIABLE
+from harness.databases import TIME_ZONE_VARIABLE
 from sqlalchemy import NullPool, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
@@ -142,6 +143,9 @@ def _run_pages(url, record: Path) -> subprocess.CompletedProcess:
         }
     )
     environment.pop("PYTEST_ADDOPTS", None)
+    # The log writes a moment in the session's time zone and the capture in UTC; the
+    # comparison is about which statements arrived, so the sessions stay in UTC here.
+    environment.pop(TIME_ZONE_VARIABLE, None)
     command = [sys.executable, "-m", "pytest", *PAGES, "--backend=postgresql"]
     command += ["-p", "no:xdist", "-p", "no:cacheprovider", "-q", "-p", "no:randomly"]
     return subprocess.run(

@@ -24,6 +24,7 @@ labelled, so that neither is mistaken for the block's own work.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import os
@@ -34,6 +35,8 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from harness.databases import TIME_ZONE_VARIABLE
 
 #: Text that differs on every run, and what it is shown as instead.
 _VOLATILE = [
@@ -226,6 +229,10 @@ def _pg_binary_as_text(conn, data: bytes, oid: int) -> str:
         return "\\x" + bytes(value).hex()
     if isinstance(value, bool):
         return "t" if value else "f"
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        # The loader reads the moment in the session's time zone; shown in UTC, the
+        # same moment reads the same whatever zone the session is in.
+        value = value.astimezone(datetime.UTC)
     return str(value)
 
 
@@ -254,7 +261,8 @@ def _install_pymysql() -> None:
         if _captures and self._sock is not None:
             if command == COMMAND.COM_QUERY:
                 text = sql if isinstance(sql, str) else bytes(sql).decode(self.encoding, "replace")
-                _record(on(self), text)
+                if not _set_by_the_harness(self, text):
+                    _record(on(self), text)
             elif command == COMMAND.COM_PING:
                 _record(on(self), "-- a ping (COM_PING), not a statement")
             elif command == COMMAND.COM_INIT_DB:
@@ -263,6 +271,16 @@ def _install_pymysql() -> None:
         return original(self, command, sql)
 
     Connection._execute_command = execute_command
+
+
+def _set_by_the_harness(conn, text: str) -> bool:
+    """The session time zone a run far from UTC gives MariaDB (``init_command``).
+
+    It stands for a server configured in that zone, as PostgreSQL's ``-c timezone``
+    option does, which sends no statement at all: it is the reader's environment,
+    not something the page sends.
+    """
+    return bool(os.environ.get(TIME_ZONE_VARIABLE)) and text == getattr(conn, "init_command", None)
 
 
 # The pool: which statements open a connection, which reset it -------------

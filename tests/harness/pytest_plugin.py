@@ -106,7 +106,7 @@ def pytest_configure(config: pytest.Config) -> None:
             name=backend.name,
             document_types={".md": PageDocument.on(backend, url, run)},
             setup=lambda namespace: PageDocument.of(namespace).open(),
-            teardown=lambda namespace: PageDocument.of(namespace).close(),
+            teardown=PageDocument.close_if_open,
         )
         for index, (backend, url) in enumerate(backends)
     ]

@@ -88,6 +88,13 @@ class PageDocument(Document):
     def of(cls, namespace: dict) -> PageDocument:
         return cls._by_namespace[id(namespace)]
 
+    @classmethod
+    def close_if_open(cls, namespace: dict) -> None:
+        """Sybil's teardown: a page's last item has usually closed it already."""
+        document = cls._by_namespace.get(id(namespace))
+        if document is not None:
+            document.close()
+
     def __init__(self, text: str, path: str) -> None:
         super().__init__(text, path)
         self.page = Path(path)
@@ -102,6 +109,7 @@ class PageDocument(Document):
         self.recorded: dict[str, snapshots.Recording] = {}
         self.database = None
         self._stack = ExitStack()
+        self._closed = False
 
     def open(self) -> None:
         sys.modules[self.module.__name__] = self.module
@@ -113,6 +121,10 @@ class PageDocument(Document):
         self._stack.callback(self.escaped.close)
 
     def close(self) -> None:
+        """End the page's run; its last item calls this, and so does Sybil's teardown."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             _release_connections(self.namespace)
         finally:
@@ -320,7 +332,27 @@ class PageParser:
         if self.static_checks:
             end = len(document.text)
             regions.append(Region(end, end, blocks, check_page))
+        if regions:
+            last = regions[-1]
+            regions[-1] = Region(last.start, last.end, last.parsed, _closing_after(last.evaluator))
         return regions
+
+
+def _closing_after(evaluator):
+    """The page's last item ends its run on this database at once.
+
+    Sybil sets up a page's run on every database together and tears them down
+    together after the last; ending each as soon as it is over means the next
+    database's run starts from a clean process (loggers, sessions, connections).
+    """
+
+    def evaluate(example):
+        try:
+            return evaluator(example)
+        finally:
+            example.document.close()
+
+    return evaluate
 
 
 def evaluate_block(example) -> str | None:
