@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from harness.databases import TIME_ZONE_VARIABLE
+from harness.databases import TIME_ZONE_MARK
 
 #: Text that differs on every run, and what it is shown as instead.
 _VOLATILE = [
@@ -280,7 +280,7 @@ def _set_by_the_harness(conn, text: str) -> bool:
     option does, which sends no statement at all: it is the reader's environment,
     not something the page sends.
     """
-    return bool(os.environ.get(TIME_ZONE_VARIABLE)) and text == getattr(conn, "init_command", None)
+    return text.endswith(TIME_ZONE_MARK) and text == getattr(conn, "init_command", None)
 
 
 # The pool: which statements open a connection, which reset it -------------

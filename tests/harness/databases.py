@@ -178,6 +178,16 @@ def _error_code(error: DBAPIError) -> str | int | None:
     return getattr(error.orig, "sqlstate", None)
 
 
+#: Ends the statement that sets a MariaDB session's time zone for a run far from UTC,
+#: so that the SQL capture can tell it from a page's own ``SET time_zone``.
+TIME_ZONE_MARK = "/* the server's zone, for this run */"
+
+
+def time_zone_statement(zone: str) -> str:
+    """What each MariaDB connection of a page sends first, in a run far from UTC."""
+    return f"SET time_zone = '{zone}' {TIME_ZONE_MARK}"
+
+
 def session_time_zone(backend: Backend) -> str | None:
     """The time zone pages' connections are set to, in the form ``backend`` takes.
 
@@ -316,7 +326,7 @@ def isolated_database(backend: Backend, base_url: str, label: str) -> Iterator[I
                     connection.execute(text(f"CREATE DATABASE {quoted}"))
                 url = base.set(database=name)
                 if zone:
-                    url = url.update_query_dict({"init_command": f"SET time_zone = '{zone}'"})
+                    url = url.update_query_dict({"init_command": time_zone_statement(zone)})
                 reader_name = base.database or "test"
             try:
                 yield IsolatedDatabase(_render(url), name, reader_name)
