@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from harness.capture_sql import RECORD_VARIABLE
 from harness.databases import TIME_ZONE_VARIABLE
+from harness.pytest_plugin import RUN
 from sqlalchemy import NullPool, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
@@ -33,10 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["docs/engine.md", "docs/session.md", "docs/querying.md", "docs/relationship-patterns.md"]
 
 
-def test_boxes_match_the_postgresql_statement_log(tmp_path: Path) -> None:
+def test_boxes_match_the_postgresql_statement_log(tmp_path: Path, request) -> None:
     url = os.environ.get("TUTORIAL_POSTGRESQL_URL")
     if not url:
         pytest.skip("needs PostgreSQL: set TUTORIAL_POSTGRESQL_URL")
+    if "postgresql" not in [backend.name for backend, _ in request.config.stash[RUN].backends]:
+        pytest.skip("PostgreSQL is not among the databases of this run")
     base = make_url(url)
     if base.get_backend_name() != "postgresql" or base.get_driver_name() != "psycopg":
         pytest.skip(f"the capture is compared on postgresql+psycopg, not {base.drivername}")
