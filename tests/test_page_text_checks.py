@@ -1,4 +1,4 @@
-"""Two checks of a page's text: output typed by hand, and errors swallowed whole."""
+"""Checks of a page's text: output typed by hand, tracebacks shown, errors swallowed whole."""
 
 from __future__ import annotations
 
@@ -101,3 +101,33 @@ def test_errors_swallowed_whole_are_refused_at_their_line():
         "so this block would pass whatever went wrong in it; catch the error the page is "
         "about by name and print it, or let it propagate"
     )
+
+
+SHOWS_A_TRACEBACK = """\
+# A page
+
+```python
+>>> 1 + 1
+2
+>>> 1 / 0
+Traceback (most recent call last):
+  ...
+ZeroDivisionError: division by zero
+```
+
+```python
+>>> try:
+...     1 / 0
+... except ZeroDivisionError as error:
+...     print(error)
+division by zero
+```
+"""
+
+
+def test_a_traceback_shown_as_an_example_s_output_is_refused_at_its_line():
+    assert page_problems(SHOWS_A_TRACEBACK, "docs/p.md") == [
+        "docs/p.md, line 6: this example's output is a traceback; catch the error in a "
+        "visible try/except that prints it, so that the page's blocks copied into a file "
+        "run as a program"
+    ]

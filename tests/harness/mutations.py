@@ -196,6 +196,15 @@ def swallow_a_failing_block(project: Path) -> None:
     _replace_block(project, "engine.md", block, source)
 
 
+def show_a_traceback(project: Path) -> None:
+    _append(
+        project,
+        "index.md",
+        "```python\n>>> 1 / 0\nTraceback (most recent call last):\n  ...\n"
+        "ZeroDivisionError: division by zero\n```\n",
+    )
+
+
 def misspell_fence_language(project: Path) -> None:
     _append(project, "index.md", "```pyhton\nraise SystemExit('never run')\n```\n")
 
@@ -499,6 +508,13 @@ FAULTS = [
         TEXT,
         swallow_a_failing_block,
         (r"docs/engine\.md, line \d+: `except Exception: pass` swallows every error",),
+    ),
+    Fault(
+        "show an error as a traceback under a >>> example instead of catching it",
+        ("docs/index.md",),
+        TEXT,
+        show_a_traceback,
+        (r"docs/index\.md, line \d+: this example's output is a traceback; catch the error",),
     ),
     Fault(
         "add a python block that nothing collects (a fence language typo)",

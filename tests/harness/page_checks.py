@@ -2,9 +2,9 @@
 
 They run once per page, as the last item of the page's test run, so that a
 block that escapes execution, a skip without a reason, a legacy idiom shown
-as current practice, output typed by hand under a block that prints, or an
-``except Exception: pass`` that would hide a block's failure fails where it is
-written.
+as current practice, output typed by hand under a block that prints, a
+traceback shown as a ``>>>`` example's output, or an ``except Exception: pass``
+that would hide a block's failure fails where it is written.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def page_problems(text: str, name: str, printed: Collection[str] = ()) -> list[s
         *_unreasoned_skips(text, name),
         *_legacy_idioms(text, name, blocks),
         *_hand_typed_output(text, name, blocks, printed),
+        *_shown_tracebacks(name, blocks),
         *_swallowed_errors(name, blocks),
     ]
 
@@ -128,6 +129,30 @@ def _hand_typed_output(
                 f"{block.line}, which prints; the site shows what it printed on each "
                 "database under it, from the snapshot the run checks, so remove this fence"
             )
+    return problems
+
+
+def _shown_tracebacks(name: str, blocks: list[Block]) -> list[str]:
+    """A ``>>>`` example whose output is a traceback: copied into a file, it stops the program.
+
+    Doctest passes such an example when the error is raised, but the code a reader
+    copies has no output, so the error ends their program there.
+    """
+    problems = []
+    for block in blocks:
+        if not block.is_console:
+            continue
+        try:
+            examples = doctest.DocTestParser().get_examples(block.source)
+        except ValueError:
+            continue  # the run reports it, at the block's line
+        problems += [
+            f"{name}, line {block.line + 1 + example.lineno}: this example's output is a "
+            "traceback; catch the error in a visible try/except that prints it, so that the "
+            "page's blocks copied into a file run as a program"
+            for example in examples
+            if example.exc_msg is not None
+        ]
     return problems
 
 
