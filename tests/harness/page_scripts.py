@@ -7,11 +7,13 @@ executes (``harness.pages``), so the site build and the test suite agree on it:
 
 - ``>>>`` sessions lose their prompts; what the page shows under a ``>>>`` line
   is printed by the program, under a line naming the line of the page, as is
-  what a plain block prints (its snapshot says which blocks print);
-- an example whose output on the page is a traceback is wrapped in
-  ``try``/``except`` for that exception, which prints it, and fails loudly if
-  it is not raised; the copy button of such a block copies the same ``try``,
-  so that a page copied block by block is a program too (``copy_text``);
+  what a plain block prints (its snapshot says which blocks print); the copy
+  button copies the code without prompts or output (``copy_text``);
+- an error the page shows on purpose is caught by the page's own visible
+  ``try``/``except``, which prints it (``harness.page_checks`` refuses a
+  traceback shown as an example's output), so nothing is added to catch it:
+  the program, like a reader's copy of the page, stops at an error the page
+  does not catch;
 - a block under a content tab that names databases runs under an ``if`` on
   ``engine.dialect.name``, so the program behaves on every database as the test
   run does; a block skipped everywhere is kept as a comment, with its reason.
@@ -49,7 +51,6 @@ SCRIPTS_FOLDER = "scripts"
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 _HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<title>.+?)\s*#*\s*$", re.MULTILINE)
-_EXCEPTION_NAME = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\s*(?::|$)")
 
 #: The line the program prints before what the page shows at a line of its own.
 _LABEL_LINE = re.compile(r"^--- (?P<page>[^\n,]+), line (?P<line>\d+)$", re.MULTILINE)
@@ -74,9 +75,8 @@ that shows it, so that the two can be compared side by side:
     --- {page}, line 12
     'what the page shows at line 12'
 
-An error the page shows on purpose is caught and printed; if it does not
-happen, the program stops there. As it is, the program runs on {default}, in a
-file called tutorial.db in the current directory:
+As it is, the program runs on {default}, in a file called tutorial.db in the
+current directory:
 
     python -m pip install {sqlalchemy}
     python {filename}
@@ -146,22 +146,8 @@ class PageBlock:
 
     @property
     def copied(self) -> str:
-        """What the copy button copies: the code, each error the page shows caught."""
-        if not self.block.is_console:
-            return self.code
-        lines: list[str] = []
-        for example in self.examples:
-            code = example.source.rstrip("\n").splitlines()
-            if example.exc_msg is None:
-                lines += code
-            else:
-                lines += _catching(code, _exception_name(example, self))
-        return "\n".join(lines)
-
-    @property
-    def expected_errors(self) -> list[str]:
-        """The names of the exceptions whose tracebacks the block shows, in order."""
-        return [_exception_name(example, self) for example in self.examples if example.exc_msg]
+        """What the copy button copies: the code a reader types, as ``code``."""
+        return self.code
 
     def example_line(self, example: doctest.Example) -> int:
         """The line of the page where ``example``'s ``>>>`` is."""
@@ -258,9 +244,8 @@ def shown_output(
 ) -> list[Shown]:
     """What the page shows on ``backend``, by line: the script prints it under that line.
 
-    Under a ``>>>`` line, the output written on the page (a traceback by its last
-    line, which the program prints on catching it); under a plain block that
-    prints, what the last recording run saw it print on ``backend``.
+    Under a ``>>>`` line, the output written on the page; under a plain block
+    that prints, what the last recording run saw it print on ``backend``.
     """
     entries = _snapshot(page, root)
     shown = []
@@ -274,9 +259,7 @@ def shown_output(
                 shown.append(Shown(item.block.line + 1, printed, as_doctest=False))
             continue
         for example in item.examples:
-            if example.exc_msg is not None:
-                shown.append(Shown(item.example_line(example), example.exc_msg, True))
-            elif example.want:
+            if example.want:
                 shown.append(Shown(item.example_line(example), example.want, True))
     return shown
 
@@ -412,19 +395,15 @@ def _last_heading_between(headings: list[tuple[int, str]], start: int, end: int)
 
 
 def _runnable(item: PageBlock, prints: bool) -> list[str]:
-    """The block's code, printing what the page shows, each error it shows expected."""
+    """The block's code, printing what the page shows under the line that shows it."""
     if not item.block.is_console:
         code = item.code.splitlines()
         return [f"page_line({item.block.line + 1})", *code] if prints else code
     lines: list[str] = []
     for example in item.examples:
         code = example.source.rstrip("\n").splitlines()
-        label = f"page_line({item.example_line(example)})"
-        if example.exc_msg is not None:
-            name = _exception_name(example, item)
-            lines += [label, *_catching(code, name), "else:"]
-            lines.append(f'    raise AssertionError("expected {name}, but nothing was raised")')
-        elif example.want:
+        if example.want:
+            label = f"page_line({item.example_line(example)})"
             lines += [label, *_displaying(example.source.rstrip("\n")).splitlines()]
         else:
             lines += code
@@ -468,29 +447,6 @@ def _statements_outside_functions(node: ast.AST):
         if isinstance(child, ast.stmt):
             yield child
         yield from _statements_outside_functions(child)
-
-
-def _exception_name(example: doctest.Example, item: PageBlock) -> str:
-    match = _EXCEPTION_NAME.match(example.exc_msg or "")
-    if match is None:
-        raise PageError(
-            f"{relative(item.page)}, line {item.example_line(example)}: "
-            f"cannot tell which exception this traceback shows: {example.exc_msg!r}"
-        )
-    return match["name"]
-
-
-def _catching(code: list[str], name: str) -> list[str]:
-    """``code`` in a ``try`` that catches the exception ``name`` and prints it, as shown."""
-    module = name.rpartition(".")[0]
-    imports = [f"import {module}  # to catch the error the page shows"] if module else []
-    return [
-        *imports,
-        "try:",
-        *_indented(code),
-        f"except {name} as error:  # the page shows this error on purpose",
-        f'    print("{name}:", error)',
-    ]
 
 
 def _guarded(code: list[str], block: Block) -> list[str]:
