@@ -350,7 +350,11 @@ def lose_psycopg_commands(project: Path) -> None:
 
 
 def lose_pymysql_queries(project: Path) -> None:
-    _edit(_harness(project, "capture_sql.py"), "                _record(on(self), text)\n", "")
+    _edit(
+        _harness(project, "capture_sql.py"),
+        "                    _record(on(self), text)\n",
+        "                    pass\n",
+    )
 
 
 def merge_other_databases(project: Path) -> None:
