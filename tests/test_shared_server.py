@@ -240,10 +240,9 @@ def test_a_run_in_another_pid_namespace_keeps_its_namespaces(tmp_path, backend, 
                 timeout=120,
             )
             assert other.returncode == 0, other.stdout + other.stderr
-            removed = [
-                line for line in other.stdout.splitlines() if line.startswith("removed leftovers")
-            ]
-            assert removed and dead in removed[0], other.stdout
+            # Every run sweeps leftovers as it starts, and in a suite running in
+            # parallel another run may sweep this one first: what counts is that
+            # the dead namespace is gone and the live one is not.
             assert live not in other.stdout
             assert namespace_exists(backend, live)
             assert not namespace_exists(backend, dead)
