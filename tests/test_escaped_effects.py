@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from harness.databases import POSTGRESQL, SQLITE, configured_url
-from sqlalchemy import NullPool, create_engine, make_url
+from harness.databases import POSTGRESQL, SQLITE, admin_connection, configured_url
+from sqlalchemy import make_url
 
 pytest_plugins = ["pytester"]
 
@@ -58,22 +58,12 @@ def server_only(backend):
 
 
 @contextmanager
-def admin(backend):
-    engine = create_engine(configured_url(backend), poolclass=NullPool)
-    try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            yield connection
-    finally:
-        engine.dispose()
-
-
-@contextmanager
 def dropped_afterwards(backend, *statements: str) -> Iterator[None]:
     """Run ``statements`` as the administrator when the test ends, whatever happened."""
     try:
         yield
     finally:
-        with admin(backend) as connection:
+        with admin_connection(backend) as connection:
             for statement in statements:
                 connection.exec_driver_sql(statement)
 
@@ -143,7 +133,7 @@ def test_what_another_run_creates_meanwhile_is_not_blamed(pytester, backend, mon
     blocks = ['subprocess.run([sys.executable, "-c", os.environ["SOMEONE_ELSE"]], check=True)']
     with dropped_afterwards(backend, f"DROP TABLE IF EXISTS {table}"):
         result = run_page(pytester, backend, *blocks)
-        with admin(backend) as connection:
+        with admin_connection(backend) as connection:
             schema, _, name = table.partition(".")
             query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = %(s)s"
             query += " AND table_name = %(n)s"

@@ -24,11 +24,12 @@ from harness.databases import (
     MARIADB,
     POSTGRESQL,
     SQLITE,
+    admin_connection,
     configured_url,
     leftovers,
     remove_leftovers,
 )
-from sqlalchemy import NullPool, create_engine, event, make_url, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection, Engine
 
 pytest_plugins = ["pytester"]
@@ -66,23 +67,12 @@ def server_only(backend):
         pytest.skip("SQLite has no server to share")
 
 
-@contextmanager
-def admin(backend) -> Iterator[Connection]:
-    """A connection with the configured (administrator's) rights, in autocommit."""
-    engine = create_engine(configured_url(backend), poolclass=NullPool)
-    try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            yield connection
-    finally:
-        engine.dispose()
-
-
 def quoted(connection: Connection, name: str) -> str:
     return connection.dialect.identifier_preparer.quote_identifier(name)
 
 
 def namespace_exists(backend, name: str) -> bool:
-    with admin(backend) as connection:
+    with admin_connection(backend) as connection:
         if backend is POSTGRESQL:
             query = "SELECT count(*) FROM pg_namespace WHERE nspname = %(name)s"
         else:
@@ -94,13 +84,13 @@ def namespace_exists(backend, name: str) -> bool:
 def foreign_namespaces(backend, *names: str) -> Iterator[None]:
     """Schemas or databases made by the administrator, dropped afterwards whatever happens."""
     kind = "SCHEMA" if backend is POSTGRESQL else "DATABASE"
-    with admin(backend) as connection:
+    with admin_connection(backend) as connection:
         for name in names:
             connection.exec_driver_sql(f"CREATE {kind} {quoted(connection, name)}")
     try:
         yield
     finally:
-        with admin(backend) as connection:
+        with admin_connection(backend) as connection:
             for name in names:
                 cascade = " CASCADE" if backend is POSTGRESQL else ""
                 connection.exec_driver_sql(
@@ -115,7 +105,7 @@ def limited_user(backend, *grants: str) -> Iterator[str]:
     user = f"tutorial_test_user_{secrets.token_hex(3)}"
     password = secrets.token_hex(8)
     base = make_url(configured_url(backend))
-    with admin(backend) as connection:
+    with admin_connection(backend) as connection:
         if backend is POSTGRESQL:
             connection.exec_driver_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
         else:
@@ -125,7 +115,7 @@ def limited_user(backend, *grants: str) -> Iterator[str]:
     try:
         yield base.set(username=user, password=password).render_as_string(hide_password=False)
     finally:
-        with admin(backend) as connection:
+        with admin_connection(backend) as connection:
             if backend is POSTGRESQL:
                 connection.exec_driver_sql(f"DROP OWNED BY {user} CASCADE")
                 connection.exec_driver_sql(f"DROP ROLE {user}")

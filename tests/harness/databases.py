@@ -71,6 +71,17 @@ def configured_url(backend: Backend) -> str | None:
     return os.environ.get(backend.variable) or None
 
 
+@contextmanager
+def admin_connection(backend: Backend) -> Iterator[Connection]:
+    """A connection with the configured URL's rights, in autocommit: for tests of the harness."""
+    engine = create_engine(configured_url(backend), poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
 def check_reachable(backend: Backend, url: str) -> None:
     """Connect once, turning every way of failing into one clear sentence."""
     shown = _shown(url)
