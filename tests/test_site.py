@@ -190,6 +190,12 @@ def test_the_sql_box_opens_and_its_tabs_show_each_databases_sql(reader):
 
 
 def copied_text(reader: Reader, block) -> str:
+    # A block in a collapsed box ("The models so far") is copied as a reader would:
+    # after opening the box.
+    block.evaluate(
+        "element => { for (let box = element.closest('details'); box;"
+        " box = box.parentElement.closest('details')) box.open = true; }"
+    )
     block.hover()
     block.locator("button[data-md-type=copy]").click()
     return reader.page.evaluate("navigator.clipboard.readText()")

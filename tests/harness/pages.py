@@ -273,7 +273,8 @@ def expand_snippets(source: str, page: Path, line: int, root: Path = ROOT) -> st
                 raise PageError(
                     f"{where}: {match['path']} has no section named {match['section']!r}"
                 )
-        out.append(included.rstrip("\n"))
+        # As pymdownx.snippets includes it: every line, blank ones at the end too.
+        out.append(included.removesuffix("\n"))
     return "\n".join(out) + "\n"
 
 
