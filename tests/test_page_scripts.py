@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness.capture_sql import normalise
 from harness.databases import BY_NAME, IsolatedDatabase, isolated_database
 from harness.page_scripts import (
     Script,
@@ -32,7 +31,7 @@ from harness.page_scripts import (
 )
 from harness.pages import DOCS, PageError, pages, python_blocks, relative
 from harness.pytest_plugin import RUN
-from harness.run_page import _VOLATILE_OUTPUT
+from harness.run_page import normalise_output
 
 CHAPTERS = [page for page in pages(DOCS) if python_blocks(page.read_text())]
 SCRIPT_TIMEOUT = 300  # seconds; a whole chapter takes a few
@@ -75,9 +74,7 @@ def database(backend, request) -> IsolatedDatabase:
 
 def normalised(printed: str, database: IsolatedDatabase) -> str:
     """Printed output as the recording run keeps it: no times, the reader's database name."""
-    for pattern, shown in _VOLATILE_OUTPUT:
-        printed = pattern.sub(shown, printed)
-    return normalise(printed, {database.name: database.reader_name})
+    return normalise_output(printed, {database.name: database.reader_name})
 
 
 def differences(

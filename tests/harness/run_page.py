@@ -163,17 +163,14 @@ class PageDocument(Document):
         if failure or escaped.problem:
             failure = failure and f"[{self.backend.name}] {failure}"
             return "\n".join(filter(None, [failure, escaped.problem]))
-        output = "" if block.is_console else self._normalise_output(printed.getvalue())
+        output = ""
+        if not block.is_console:
+            output = normalise_output(printed.getvalue(), self.replacements())
         recording = snapshots.Recording(sql="\n".join(sql), output=output)
         if self.run.update_snapshots:
             self.recorded[block.key] = recording
             return None
         return self._check(block, recording)
-
-    def _normalise_output(self, printed: str) -> str:
-        for pattern, shown in _VOLATILE_OUTPUT:
-            printed = pattern.sub(shown, printed)
-        return normalise(printed, self.replacements())
 
     def _execute(self, block: Block, source: str, printed: io.StringIO) -> str | None:
         if not block.is_console:
@@ -224,6 +221,13 @@ class PageDocument(Document):
                 f"{snapshots.diff(expected.output, actual.output)}"
             )
         return "\n".join(problems) or None
+
+
+def normalise_output(printed: str, replacements: dict[str, str]) -> str:
+    """What a plain block printed, as its recording keeps it: see ``_VOLATILE_OUTPUT``."""
+    for pattern, shown in _VOLATILE_OUTPUT:
+        printed = pattern.sub(shown, printed)
+    return normalise(printed, replacements)
 
 
 @contextlib.contextmanager
