@@ -1,5 +1,5 @@
 # /// script
-# dependencies = ["nox>=2025.5.1", "testcontainers[postgres,mysql]>=4.9"]
+# dependencies = ["nox>=2025.5.1", "testcontainers==4.15.0"]
 # ///
 """Every job of the project, one session each: `nox -l` lists them."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import locale
-import logging
 import os
 import random
 import sys
@@ -19,17 +18,18 @@ from pathlib import Path
 import nox
 
 
-def _registry():
-    """The harness's registry of databases, read by path: nox's environment has no SQLAlchemy."""
-    path = Path(__file__).parent / "tests" / "harness" / "backends.py"
-    spec = importlib.util.spec_from_file_location("tutorial_backends", path)
+def _harness_module(filename: str):
+    """A module of the harness read by path: nox's environment has no SQLAlchemy."""
+    path = Path(__file__).parent / "tests" / "harness" / filename
+    spec = importlib.util.spec_from_file_location(f"tutorial_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while defining
     spec.loader.exec_module(module)
     return module
 
 
-BACKENDS = _registry()
+BACKENDS = _harness_module("backends.py")
+CONTAINERS = _harness_module("containers.py")
 
 nox.needs_version = ">=2025.5.1"
 nox.options.default_venv_backend = "uv"
@@ -68,59 +68,46 @@ def install(session: nox.Session, *groups: str) -> None:
 
 @contextmanager
 def database_url(
-    session: nox.Session, database: str, required: bool = False
+    session: nox.Session, database: str, required: bool = False, version: str | None = None
 ) -> Iterator[str | None]:
     """The URL to test ``database`` on: the configured one, or a throwaway container.
 
-    Yields None for a database that needs no server. Without either, the
-    session is skipped, or fails if the database is ``required``.
+    Yields None for a database that needs no server. ``version`` asks for a
+    throwaway container of that version, whatever URL is set. Without a URL or
+    Docker, the session is skipped, or fails if the database is ``required``.
     """
     variable = BACKENDS.BY_NAME[database].variable
     if variable is None:
         yield None
         return
-    if os.environ.get(variable):
+    if version is None and os.environ.get(variable):
         yield os.environ[variable]
         return
-    with throwaway_container(session, database, required) as url:
+    with throwaway_container(session, database, required, version) as url:
         yield url
 
 
 @contextmanager
-def throwaway_container(session: nox.Session, database: str, required: bool) -> Iterator[str]:
+def throwaway_container(
+    session: nox.Session, database: str, required: bool, version: str | None
+) -> Iterator[str]:
     """Start the database in Docker for this session only, and remove it afterwards."""
-    if required:
-
-        def give_up(reason: str) -> None:
+    backend = BACKENDS.BY_NAME[database]
+    version = version or backend.versions[-1]
+    image = CONTAINERS.image_of(backend, version)
+    try:
+        with CONTAINERS.throwaway_server(backend, version) as url:
+            session.log(f"Started a throwaway {backend.title} {version} container ({image})")
+            yield url
+    except CONTAINERS.DockerUnavailable as error:
+        reason = f"{backend.title} {version} cannot be started in Docker: {error}"
+        if required:
             session.error(
                 f"{reason}; or record on the configured databases only, "
                 "e.g. `nox -s snapshots -- --backend=sqlite`"
             )
-    else:
-        give_up = session.skip
-    backend = BACKENDS.BY_NAME[database]
-    variable = backend.variable
-    logging.getLogger("docker").setLevel(logging.WARNING)  # its debug lines are noise here
-    try:
-        from testcontainers.core.container import DockerClient
-    except ImportError:
-        give_up(
-            f"{database} is not configured: set {variable}, or install "
-            "testcontainers in nox's environment to start it in Docker"
-        )
-    try:
-        DockerClient().client.ping()
-    except Exception:
-        give_up(
-            f"{database} is not configured: set {variable} to its URL "
-            "(no Docker engine is answering here to start a throwaway one)"
-        )
-    module, _, name = backend.container_class.partition(":")
-    container_class = getattr(importlib.import_module(module), name)
-    container = container_class(backend.container_image, **backend.container_options)
-    session.log(f"Starting a throwaway {database} container ({backend.container_image})")
-    with container:
-        yield container.get_connection_url()
+        session.skip(f"{database} is not configured: set {backend.variable} to its URL ({reason})")
+    session.log(f"Removed the {backend.title} {version} container")
 
 
 @nox.session
@@ -146,11 +133,32 @@ def check_databases(session: nox.Session) -> None:
 @nox.session(requires=["check_databases"])
 @nox.parametrize("database", DATABASES, ids=DATABASES)
 def test(session: nox.Session, database: str) -> None:
-    """Run every page, example and harness test on one database (all three by default)."""
+    """Run every page, example and harness test on one database (all three by default).
+
+    Without its URL, PostgreSQL or MariaDB runs in a throwaway container of its
+    newest version in `versions`, when Docker is running."""
+    run_suite(session, database)
+
+
+#: Every server version the site is verified on, as "postgresql-17".
+MATRIX = [f"{b.name}-{version}" for b in BACKENDS.ALL for version in b.versions]
+
+
+@nox.session
+@nox.parametrize("server", MATRIX, ids=MATRIX)
+def versions(session: nox.Session, server: str) -> None:
+    """Run the suite on every version of PostgreSQL and MariaDB the site is verified on,
+    each in a throwaway Docker container, whatever URLs are set ("versions(mariadb-11.8)"
+    for one)."""
+    database, _, version = server.partition("-")
+    run_suite(session, database, version)
+
+
+def run_suite(session: nox.Session, database: str, version: str | None = None) -> None:
     driver_group = BACKENDS.BY_NAME[database].driver_group
     groups = ["test", driver_group] if driver_group else ["test"]
     install(session, *groups)
-    with database_url(session, database) as url:
+    with database_url(session, database, version=version) as url:
         env = {URL_VARIABLES[database]: url} if url else {}
         session.run(
             "pytest",
@@ -160,6 +168,14 @@ def test(session: nox.Session, database: str) -> None:
             *session.posargs,
             env=env,
         )
+
+
+@nox.session(python=False)
+def standins(session: nox.Session) -> None:
+    """Build the images that stand in for the official PostgreSQL and MariaDB images where no
+    image registry can be reached (CI), from Debian's packages; images already built are
+    reused. As root, with Docker and debootstrap; `-- postgresql:17 mariadb:11.8` for some."""
+    session.run(sys.executable, "tests/standins/build.py", *session.posargs)
 
 
 @nox.session(requires=["check_databases"])

@@ -144,6 +144,65 @@ def test_block_without_snapshot_fails(project, backend):
     ) in result.stdout.str()
 
 
+def test_a_version_that_never_recorded_a_block_fails_naming_it(project, backend):
+    """A server of a listed version must have recorded each block itself: the site
+    says which versions sent the SQL it shows, and none stands in for another."""
+    if not backend.versions:
+        pytest.skip(f"{backend.title} is verified on one version, the one the run has")
+    write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
+    record(project, backend)
+    snapshot = project.path / "tests" / "snapshots" / "page.yml"
+    entry = snapshots.load(snapshot)[python_blocks(page(FIRST_BLOCK, QUERY_BLOCK))[1].key]
+    [version] = entry["versions"][backend.name]
+    other = next(v for v in backend.versions if v != version)
+    snapshot.write_text(
+        snapshot.read_text().replace(
+            f"{backend.name}: ['{version}']", f"{backend.name}: ['{other}']"
+        )
+    )
+    result = run(project, backend)
+    assert result.ret == 1
+    assert (
+        f"docs/page.md, line 13 [{backend.name}]: tests/snapshots/page.yml has no recording "
+        f"of this block on {backend.title} {version};"
+    ) in result.stdout.str()
+
+
+def test_each_version_keeps_what_it_did_and_shares_what_is_the_same(tmp_path):
+    text = page(FIRST_BLOCK, QUERY_BLOCK)
+    blocks = python_blocks(text)
+    path = tmp_path / "page.yml"
+
+    def recorded(version: str, sql: str) -> dict:
+        done = {block.key: snapshots.Recording(sql) for block in blocks}
+        snapshots.update(path, "docs/page.md", blocks, "postgresql", done, version)
+        return snapshots.load(path)[blocks[1].key]
+
+    recorded("15", "SELECT 1")
+    entry = recorded("17", "SELECT 1")
+    assert entry["postgresql"] == "SELECT 1"
+    assert entry["versions"] == {"postgresql": ["15", "17"]}
+    assert "versions: {postgresql: ['15', '17']}" in path.read_text()  # one line per entry
+    # 17 sends something else: it keeps a recording of its own.
+    entry = recorded("17", "SELECT 2")
+    assert (entry["postgresql"], entry["postgresql 17"]) == ("SELECT 1", "SELECT 2")
+    assert entry["versions"] == {"postgresql": ["15"]}
+    assert snapshots.recording(entry, "postgresql", "17") == snapshots.Recording("SELECT 2")
+    assert snapshots.recording(entry, "postgresql", "15") == snapshots.Recording("SELECT 1")
+    # 15 now does the same as 17: one shared recording again.
+    entry = recorded("15", "SELECT 2")
+    assert entry["postgresql"] == "SELECT 2" and "postgresql 17" not in entry
+    assert entry["versions"] == {"postgresql": ["15", "17"]}
+    # 15 changes alone: 17 keeps what it was recorded doing, not 15's new SQL.
+    entry = recorded("15", "SELECT 3")
+    assert (entry["postgresql"], entry["postgresql 15"]) == ("SELECT 2", "SELECT 3")
+    assert entry["versions"] == {"postgresql": ["17"]}
+    assert snapshots.recording(entry, "postgresql", "17") == snapshots.Recording("SELECT 2")
+    assert snapshots.recording(entry, "postgresql", "15") == snapshots.Recording("SELECT 3")
+    # A version that never ran the block has no recording of it.
+    assert snapshots.recording(entry, "mariadb", "11.8") is None
+
+
 def test_stale_snapshot_fails_until_regenerated(project, backend):
     write_page(project, page(FIRST_BLOCK, QUERY_BLOCK))
     record(project, backend)
@@ -489,6 +548,29 @@ def test_site_shows_each_databases_output_in_tabs_when_they_differ(tmp_path):
     html_source = render(tmp_path, text, entries)
     assert "Output, on each database" in html_source
     assert '<pre class="sql-tab-panel">41&#10;</pre>' in html_source
+
+
+def test_site_names_the_versions_each_recording_was_checked_on(tmp_path):
+    text = page(FIRST_BLOCK, PRINTING_BLOCK)
+    first, printing = python_blocks(text)
+    both = {"postgresql": ["15", "17"], "mariadb": ["10.11", "11.8"]}
+    quiet = {"block": "x", "sqlite": "", "postgresql": "", "mariadb": "", "versions": both}
+    entry = {**quiet, "postgresql": "SELECT 1", "output": {"postgresql": "1\n"}}
+    html_source = render(tmp_path, text, {first.key: quiet, printing.key: entry})
+    assert ">PostgreSQL 15 and 17</label>" in html_source
+    assert ">MariaDB 10.11 and 11.8</label>" in html_source
+    # A version that sent something else gets a tab of its own, in both boxes.
+    entry = {
+        **entry,
+        "postgresql 17": "SELECT 2",
+        "output": {"postgresql": "1\n", "postgresql 17": "2\n"},
+        "versions": {**both, "postgresql": ["15"]},
+    }
+    html_source = render(tmp_path, text, {first.key: quiet, printing.key: entry})
+    assert html_source.count(">PostgreSQL 15</label>") == 2
+    assert html_source.count(">PostgreSQL 17</label>") == 2
+    assert '<pre class="sql-tab-panel">SELECT 2</pre>' in html_source
+    assert '<pre class="sql-tab-panel">2&#10;</pre>' in html_source
 
 
 LOCKING_PAGE = """\

@@ -25,9 +25,15 @@ class Backend:
     #: What a reader installs with pip for the driver, and the URL they set, for scripts.
     pip_package: str | None = None
     reader_url: str | None = None
-    #: A throwaway server for ``nox`` when no URL is set: the image, and the
-    #: testcontainers class ("module:Class") with the keywords it takes.
+    #: The server versions every page is verified on, oldest first, as
+    #: :func:`major` names them; the newest is the one a throwaway server runs.
+    versions: tuple[str, ...] = ()
+    #: A throwaway server for ``nox`` when no URL is set: the official image
+    #: ({version} is one of ``versions``), the image that stands in for it where
+    #: no registry can be reached (tests/standins), and the testcontainers class
+    #: ("module:Class") with the keywords it takes.
     container_image: str | None = None
+    standin_image: str | None = None
     container_class: str | None = None
     container_options: dict[str, str] = field(default_factory=dict, hash=False)
 
@@ -43,8 +49,10 @@ POSTGRESQL = Backend(
     driver="psycopg",
     pip_package="psycopg[binary]",
     reader_url="postgresql+psycopg://USER@HOST:5432/DATABASE",
-    container_image="postgres:15",
-    container_class="testcontainers.postgres:PostgresContainer",
+    versions=("15", "17"),
+    container_image="postgres:{version}",
+    standin_image="tutorial-standin/postgres:{version}",
+    container_class="testcontainers.community.postgres:PostgresContainer",
     container_options={"driver": "psycopg"},
 )
 MARIADB = Backend(
@@ -57,9 +65,13 @@ MARIADB = Backend(
     driver="pymysql",
     pip_package="pymysql",
     reader_url="mysql+pymysql://USER@HOST:3306/DATABASE",
-    container_image="mariadb:10.11",
-    container_class="testcontainers.mysql:MySqlContainer",
-    container_options={"dialect": "pymysql"},
+    versions=("10.11", "11.8"),
+    container_image="mariadb:{version}",
+    standin_image="tutorial-standin/mariadb:{version}",
+    container_class="testcontainers.community.mysql:MySqlContainer",
+    # As root: the image's ordinary user has rights on its own database only, and
+    # every page runs in a database of its own.
+    container_options={"dialect": "pymysql", "username": "root", "password": "tutorial"},
 )
 
 #: Every backend, in the order of the site's tabs.
@@ -70,6 +82,30 @@ BACKENDS = tuple(BY_NAME)
 BY_TITLE = {backend.title: backend.name for backend in ALL}
 #: The backends that need a server, with the variable holding its URL.
 URL_VARIABLES = {backend.name: backend.variable for backend in ALL if backend.variable}
+
+
+def major(backend: Backend, version: str) -> str:
+    """The part of a server's version that :attr:`Backend.versions` names.
+
+    PostgreSQL's major version is its first number ("17.7": "17"), MariaDB's its
+    first two ("11.8.3": "11.8"); SQLite has no list of versions, so all of it.
+    """
+    parts = version.split(".")
+    if backend.name == "postgresql":
+        return parts[0]
+    if backend.name == "mariadb":
+        return ".".join(parts[:2])
+    return version
+
+
+def with_versions(backend: Backend, versions) -> str:
+    """ "PostgreSQL 15 and 17": a database with the versions of it named."""
+    versions = list(versions)
+    if not versions:
+        return backend.title
+    if len(versions) == 1:
+        return f"{backend.title} {versions[0]}"
+    return f"{backend.title} " + ", ".join(versions[:-1]) + f" and {versions[-1]}"
 
 
 def titles(names) -> str:

@@ -15,6 +15,7 @@ from sybil import Sybil
 from sybil.sybil import SybilCollection
 
 from harness import snapshots
+from harness.backends import with_versions
 from harness.databases import (
     BACKENDS,
     BY_NAME,
@@ -97,6 +98,14 @@ def pytest_configure(config: pytest.Config) -> None:
                 raise pytest.UsageError(str(error)) from None
             run.removed_leftovers += sweep.removed
             run.kept_leftovers += sweep.kept
+    for backend, url in backends:
+        run.server_versions[backend.name] = server_version(url)
+        if run.update_snapshots and backend.versions and run.listed_version(backend) is None:
+            raise pytest.UsageError(
+                f"{backend.variable} is {backend.title} {run.server_versions[backend.name]}, "
+                f"and the snapshots are recorded on {with_versions(backend, backend.versions)} "
+                "only: point it at one of those, or unset it to record in Docker."
+            )
 
     sybils = [
         Sybil(
@@ -130,7 +139,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     run = config.stash[RUN]
-    lines = ["tutorial backends: " + (", ".join(b.name for b, _ in run.backends) or "none")]
+    lines = [
+        "tutorial backends: "
+        + (
+            ", ".join(
+                f"{b.name} {run.server_versions.get(b.name, '')}".strip() for b, _ in run.backends
+            )
+            or "none"
+        )
+    ]
     for backend in run.not_configured:
         lines.append(
             f"{backend.name}: skipped, not configured; to include it, set "
@@ -224,9 +241,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         page: [backend for backend, passed in databases.items() if passed]
         for page, databases in config.stash[COVERED].pages.items()
     }
-    versions = {backend.name: server_version(url) for backend, url in run.backends}
     snapshots.record_verified_run(
-        run.root, covered, versions, platform.python_version(), sqlalchemy.__version__
+        run.root, covered, run.server_versions, platform.python_version(), sqlalchemy.__version__
     )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness import snapshots
 from harness.backends import BACKENDS as ORDER
-from harness.backends import BY_NAME, titles
+from harness.backends import BY_NAME, titles, with_versions
 from harness.page_scripts import copy_text, page_script, script_name
 from harness.pages import Block, python_blocks, relative
 
@@ -94,49 +94,77 @@ def render_recordings(block: Block, entry: dict | None, page: Path, root: Path) 
             f"{where}: no run has recorded this block on {titles}; run `nox -s snapshots` "
             "with that database configured"
         )
-    recordings = {name: snapshots.recording(entry, name) for name in runs_on}
+    tabs = recorded_tabs(entry, runs_on)
     rendered = ""
-    outputs = {name: recording.output for name, recording in recordings.items()}
-    if any(outputs.values()):
-        rendered += "\n" + render_output(block, outputs)
-    if any(recording.sql for recording in recordings.values()):
-        rendered += "\n" + render_sql_tabs(block, {k: r.sql for k, r in recordings.items()})
+    if any(recording.output for _, _, recording in tabs):
+        rendered += "\n" + render_output(block, tabs)
+    if any(recording.sql for _, _, recording in tabs):
+        rendered += "\n" + render_sql_tabs(block, tabs)
     return rendered
 
 
-def render_output(block: Block, outputs: dict[str, str]) -> str:
+def recorded_tabs(entry: dict, databases: list[str]) -> list[tuple[str, str, snapshots.Recording]]:
+    """Each recording of a block to show, as (data-database, label, recording).
+
+    A database verified on several versions is labelled with the versions that
+    recorded it ("PostgreSQL 15 and 17"); a version that did something else
+    gets a tab of its own ("PostgreSQL 17"), beside the shared one.
+    """
+    tabs = []
+    for name in databases:
+        backend = BY_NAME[name]
+        shared = (entry.get("versions") or {}).get(name) or []
+        tabs.append((name, with_versions(backend, shared), snapshots.recording(entry, name)))
+        for version in backend.versions:
+            if entry.get(f"{name} {version}") is not None:
+                own = snapshots.recording(entry, name, version)
+                tabs.append((f"{name}-{version}", with_versions(backend, [version]), own))
+    return tabs
+
+
+def render_output(block: Block, tabs: list[tuple[str, str, snapshots.Recording]]) -> str:
     """What a plain block printed, as each database's run recorded it.
 
     One panel when every database printed the same, a tab for each otherwise.
     """
     indent = block.fence.indent
-    if len(set(outputs.values())) == 1:
-        text = html.escape(next(iter(outputs.values())))
+    outputs = [(key, label, recording.output) for key, label, recording in tabs]
+    if len({output for _, _, output in outputs}) == 1:
+        text = html.escape(outputs[0][2])
         box = f'<div class="block-output"><span>Output</span><pre>{text}</pre></div>'
         return f"\n{indent}{box.replace(chr(10), '&#10;')}\n"
-    name = f"out-{block.key}"
-    inputs, labels, panels = [], [], []
-    for index, backend in enumerate(outputs):
-        checked = " checked" if index == 0 else ""
-        inputs.append(
-            f'<input type="radio" name="{name}" id="{name}-{index}" '
-            f'data-database="{backend}"{checked}>'
-        )
-        labels.append(f'<label for="{name}-{index}">{BY_NAME[backend].title}</label>')
-        panels.append(f'<pre class="sql-tab-panel">{html.escape(outputs[backend])}</pre>')
     box = "".join(
         [
             '<div class="block-output"><span>Output, on each database</span>',
+            _tabs(f"out-{block.key}", outputs, lambda text: text),
+            "</div>",
+        ]
+    )
+    return f"\n{indent}{box.replace(chr(10), '&#10;')}\n"
+
+
+def _tabs(name: str, panels: list[tuple[str, str, str]], shown) -> str:
+    """CSS-only tabs: a radio input, a label and a panel for each (data-database, label, text)."""
+    inputs, labels, texts = [], [], []
+    for index, (database, label, text) in enumerate(panels):
+        checked = " checked" if index == 0 else ""
+        inputs.append(
+            f'<input type="radio" name="{name}" id="{name}-{index}" '
+            f'data-database="{database}"{checked}>'
+        )
+        labels.append(f'<label for="{name}-{index}">{html.escape(label)}</label>')
+        texts.append(f'<pre class="sql-tab-panel">{html.escape(shown(text))}</pre>')
+    return "".join(
+        [
             '<div class="sql-tabs">',
             *inputs,
             '<div class="sql-tab-labels">',
             *labels,
             '</div><div class="sql-tab-panels">',
-            *panels,
-            "</div></div></div>",
+            *texts,
+            "</div></div>",
         ]
     )
-    return f"\n{indent}{box.replace(chr(10), '&#10;')}\n"
 
 
 def with_copy_text(block: Block, rendered: str, page: Path, root: Path) -> str:
@@ -172,8 +200,8 @@ def with_page_facts(markdown: str, page: Path, docs: Path, root: Path) -> str:
     return markdown[: title.end()] + facts + markdown[title.end() :]
 
 
-def render_sql_tabs(block: Block, entry: dict[str, str]) -> str:
-    """A collapsed box under the block, with a tab for each database.
+def render_sql_tabs(block: Block, tabs: list[tuple[str, str, snapshots.Recording]]) -> str:
+    """A collapsed box under the block, with a tab for each database (and version that differs).
 
     Plain HTML with CSS-only tabs (docs/stylesheets/tutorial.css), rather than
     the theme's content tabs: a chapter has dozens of these boxes, and the theme's
@@ -181,27 +209,14 @@ def render_sql_tabs(block: Block, entry: dict[str, str]) -> str:
     the page answers. docs/javascripts/sql-tabs.js keeps the chosen database the
     same in every box of the page.
     """
-    name = f"sql-{block.key}"
-    inputs, labels, panels = [], [], []
-    for index, backend in enumerate(name for name in ORDER if name in entry):
-        sql = entry[backend] or "-- nothing is sent on this database"
-        checked = " checked" if index == 0 else ""
-        inputs.append(
-            f'<input type="radio" name="{name}" id="{name}-{index}" '
-            f'data-database="{backend}"{checked}>'
-        )
-        labels.append(f'<label for="{name}-{index}">{BY_NAME[backend].title}</label>')
-        panels.append(f'<pre class="sql-tab-panel">{html.escape(sql)}</pre>')
+    sql = [(key, label, recording.sql) for key, label, recording in tabs]
     box = "".join(
         [
             '<details class="sql-box"><summary>SQL sent by this block</summary>',
-            '<div class="sql-tabs">',
-            *inputs,
-            '<div class="sql-tab-labels">',
-            *labels,
-            '</div><div class="sql-tab-panels">',
-            *panels,
-            "</div></div></details>",
+            _tabs(
+                f"sql-{block.key}", sql, lambda text: text or "-- nothing is sent on this database"
+            ),
+            "</details>",
         ]
     )
     # One line of raw HTML: Markdown leaves it as it is, even inside a tab.
@@ -242,8 +257,13 @@ def render_verified_line(root: Path, page: Path | None = None) -> str:
         runs.setdefault((v.date, v.sqlalchemy, v.python), []).append(v)
     said = []
     for (day, sqlalchemy, python), group in sorted(runs.items(), reverse=True):
-        databases = [f"{BY_NAME[v.database].title} {v.version}" for v in group]
-        said.append(f"on {day} with {_and(databases)} (SQLAlchemy {sqlalchemy}, Python {python})")
+        by_database: dict[str, list[str]] = {}
+        for v in group:
+            by_database.setdefault(v.database, []).append(v.version)
+        databases = [with_versions(BY_NAME[name], found) for name, found in by_database.items()]
+        said.append(
+            f"on {day} with {'; '.join(databases)} (SQLAlchemy {sqlalchemy}, Python {python})"
+        )
     missing = [n for n in ORDER if n not in {v.database for v in found}]
     sentence = (
         f"Last verified {_and(said)}, by the "

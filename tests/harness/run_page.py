@@ -28,6 +28,7 @@ from pathlib import Path
 from sybil import Document, Region
 
 from harness import snapshots
+from harness.backends import major, with_versions
 from harness.capture_sql import capture_sql, normalise
 from harness.databases import Backend, isolated_database
 from harness.escaped_effects import EscapedEffects
@@ -58,6 +59,16 @@ class Run:
     update_snapshots: bool
     removed_leftovers: list[str] = field(default_factory=list)
     kept_leftovers: list[str] = field(default_factory=list)  # a line for each
+    #: Each selected backend's server version, as its server reports it.
+    server_versions: dict[str, str] = field(default_factory=dict)
+
+    def listed_version(self, backend: Backend) -> str | None:
+        """The version of ``backend``'s server as ``Backend.versions`` lists it, if it does."""
+        version = self.server_versions.get(backend.name)
+        if version is None or not backend.versions:
+            return None
+        listed = major(backend, version)
+        return listed if listed in backend.versions else None
 
     @property
     def docs(self) -> Path:
@@ -104,6 +115,8 @@ class PageDocument(Document):
         self.module.__file__ = path
         self.namespace = self.module.__dict__
         self._by_namespace[id(self.namespace)] = self
+        #: The server's version, where the backend is verified on several (else None).
+        self.version = self.run.listed_version(self.backend)
         self.snapshot_file = snapshots.snapshot_path(self.page, self.run.docs, self.run.root)
         self.snapshot = snapshots.load(self.snapshot_file)
         self.recorded: dict[str, snapshots.Recording] = {}
@@ -138,6 +151,7 @@ class PageDocument(Document):
                 python_blocks(self.text),
                 self.backend.name,
                 self.recorded,
+                self.version,
             )
 
     def replacements(self) -> dict[str, str]:
@@ -194,7 +208,9 @@ class PageDocument(Document):
         where = f"{self.name}, line {block.line} [{self.backend.name}]"
         file = relative(self.snapshot_file, self.run.root)
         regenerate = "if the change is intended, run `nox -s snapshots` and review the diff"
-        expected = snapshots.recording(self.snapshot.get(block.key), self.backend.name)
+        expected = snapshots.recording(
+            self.snapshot.get(block.key), self.backend.name, self.version
+        )
         if expected is None:
             edit = snapshots.against_predecessor(
                 self.snapshot_file,
@@ -206,7 +222,8 @@ class PageDocument(Document):
                 actual,
             )
             return (
-                f"{where}: {file} has no recording of this block on {self.backend.title}; "
+                f"{where}: {file} has no recording of this block on "
+                f"{with_versions(self.backend, [self.version] if self.version else [])}; "
                 f"{regenerate}.\n{edit}"
             )
         problems = []

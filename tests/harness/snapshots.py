@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from harness.backends import BACKENDS as BACKEND_NAMES
+from harness.backends import BY_NAME, major
 from harness.pages import DOCS, ROOT, Block
 
 
@@ -32,11 +33,35 @@ class Recording:
     output: str = ""
 
 
-def recording(entry: dict | None, backend: str) -> Recording | None:
-    """The recording of ``backend`` in a snapshot entry; None if it has none."""
-    if not entry or entry.get(backend) is None:
+def recording(entry: dict | None, backend: str, version: str | None = None) -> Recording | None:
+    """What ``backend`` was recorded doing in a snapshot entry; None if no run recorded it.
+
+    ``version`` (one of the backend's :attr:`~harness.backends.Backend.versions`)
+    asks for what that version did: its own recording where it differed, else the
+    shared one if that version's run sent exactly that. Without ``version``, the
+    shared recording, whichever versions sent it.
+    """
+    if not entry:
         return None
-    return Recording(entry[backend], (entry.get("output") or {}).get(backend, ""))
+    output = entry.get("output") or {}
+    if version is not None:
+        variant = f"{backend} {version}"
+        if entry.get(variant) is not None:
+            return Recording(entry[variant], output.get(variant, ""))
+        if version not in (entry.get("versions") or {}).get(backend, ()):
+            return None
+    if entry.get(backend) is None:
+        return None
+    return Recording(entry[backend], output.get(backend, ""))
+
+
+def recorded_versions(entry: dict | None, backend: str) -> list[str]:
+    """The versions of ``backend`` whose runs recorded this entry, in the registry's order."""
+    if not entry:
+        return []
+    shared = (entry.get("versions") or {}).get(backend) or []
+    own = [v for v in BY_NAME[backend].versions if entry.get(f"{backend} {v}") is not None]
+    return [v for v in BY_NAME[backend].versions if v in shared or v in own]
 
 
 def update(
@@ -45,30 +70,107 @@ def update(
     blocks: list[Block],
     backend: str,
     recorded: dict[str, Recording],
+    version: str | None = None,
 ) -> None:
     """Store what ``backend`` recorded, keeping other databases' recordings as they were.
 
     A block that does not run on ``backend`` (skipped, or under another database's
     tab) loses any recording it had there; a block the run did not reach keeps its own.
+
+    ``version`` is the server's version, for a backend verified on several
+    (:attr:`~harness.backends.Backend.versions`). Each entry then lists the
+    versions whose runs sent its shared recording; a version that did something
+    else keeps a recording of its own (``postgresql 17``), which the site shows
+    in a tab of its own. Other versions' recordings are kept as they were.
     """
     current = load(path)
     entries: dict[str, dict] = {}
     for block in blocks:
         entry = dict(current.get(block.key) or {})
-        entry.pop("block", None)
-        output = dict(entry.pop("output", None) or {})
-        if block.skip is not None or not block.runs_on(backend):
-            entry.pop(backend, None)
-            output.pop(backend, None)
-        elif block.key in recorded:
-            entry[backend] = recorded[block.key].sql
-            output[backend] = recorded[block.key].output
-        sql = {name: entry[name] for name in BACKEND_NAMES if entry.get(name) is not None}
-        printed = {name: output[name] for name in BACKEND_NAMES if output.get(name)}
-        entries[block.key] = {"block": block.first_line, **sql}
-        if printed:
-            entries[block.key]["output"] = printed
+        runs_here = block.skip is None and block.runs_on(backend)
+        if version is None:
+            if not runs_here:
+                entry.pop(backend, None)
+                (entry.get("output") or {}).pop(backend, None)
+            elif block.key in recorded:
+                entry[backend] = recorded[block.key].sql
+                entry["output"] = {
+                    **(entry.get("output") or {}),
+                    backend: recorded[block.key].output,
+                }
+        elif not runs_here or block.key in recorded:
+            entry = _with_version(entry, backend, version, recorded.get(block.key))
+        entries[block.key] = _tidy(entry, block.first_line)
     save(path, page_name, entries)
+
+
+def _with_version(entry: dict, backend: str, version: str, new: Recording | None) -> dict:
+    """``entry`` with what ``version`` of ``backend`` did (``new`` None: it does not run there)."""
+    entry = dict(entry)
+    output = dict(entry.get("output") or {})
+    versions = {name: list(listed) for name, listed in (entry.get("versions") or {}).items()}
+    variant = f"{backend} {version}"
+    entry.pop(variant, None)
+    output.pop(variant, None)
+    shared = [v for v in versions.get(backend, []) if v != version]
+    others = [v for v in BY_NAME[backend].versions if v != version]
+    main = recording({**entry, "output": output}, backend)
+    if new is not None and main is not None and shared:
+        if main == new:
+            shared.append(version)
+        else:
+            entry[variant], output[variant] = new.sql, new.output
+    elif new is not None:
+        # Nothing else vouches for the shared recording: this run's becomes it,
+        # and the versions that did the same join it.
+        entry[backend], output[backend] = new.sql, new.output
+        shared = [version]
+        for other in others:
+            mine = f"{backend} {other}"
+            if entry.get(mine) is not None and Recording(entry[mine], output.get(mine, "")) == new:
+                entry.pop(mine)
+                output.pop(mine, None)
+                shared.append(other)
+    elif not shared:
+        # The block no longer runs on this version, which alone sent the shared
+        # recording: another version's own recording takes its place, if any.
+        entry.pop(backend, None)
+        output.pop(backend, None)
+        for other in others:
+            mine = f"{backend} {other}"
+            if entry.get(mine) is not None:
+                entry[backend], output[backend] = entry.pop(mine), output.pop(mine, "")
+                shared = [other]
+                break
+    versions[backend] = shared
+    entry["output"], entry["versions"] = output, versions
+    return entry
+
+
+def _tidy(entry: dict, first_line: str) -> dict:
+    """An entry in the order reviewers read it, without empty parts."""
+    output = entry.get("output") or {}
+    versions = entry.get("versions") or {}
+    tidy: dict = {"block": first_line}
+    keys = [
+        key
+        for name in BACKEND_NAMES
+        for key in (name, *(f"{name} {v}" for v in BY_NAME[name].versions))
+    ]
+    for key in keys:
+        if entry.get(key) is not None:
+            tidy[key] = entry[key]
+    printed = {key: output[key] for key in keys if output.get(key) and key in tidy}
+    if printed:
+        tidy["output"] = printed
+    listed = {
+        name: _Flow([v for v in BY_NAME[name].versions if v in versions[name]])
+        for name in BACKEND_NAMES
+        if versions.get(name) and name in tidy
+    }
+    if listed:
+        tidy["versions"] = _FlowMap(listed)
+    return tidy
 
 
 HEADER = (
@@ -181,7 +283,22 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+class _Flow(list):
+    """A list written on one line: the versions that sent a recording."""
+
+
+class _FlowMap(dict):
+    """A mapping written on one line."""
+
+
 _Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(
+    _Flow, lambda dumper, value: dumper.represent_sequence("tag:yaml.org,2002:seq", value, True)
+)
+_Dumper.add_representer(
+    _FlowMap,
+    lambda dumper, value: dumper.represent_mapping("tag:yaml.org,2002:map", value, True),
+)
 
 
 def verified_run_path(root: Path = ROOT) -> Path:
@@ -198,6 +315,11 @@ class Verification:
     python: str
     sqlalchemy: str
 
+    @property
+    def major(self) -> str:
+        """The version as the registry lists it ("17" for 17.7)."""
+        return major(BY_NAME[self.database], self.version)
+
 
 def record_verified_run(
     root: Path,
@@ -209,43 +331,61 @@ def record_verified_run(
     """Note, for each page a recording run covered, the databases it ran the page on.
 
     ``covered`` maps a page (``docs/engine.md``) to the databases it was recorded
-    on; ``versions`` gives each database's server version. Other pages, and the
-    page's other databases, keep what earlier runs noted.
+    on; ``versions`` gives each database's server version. Other pages, the page's
+    other databases, and the other versions of a database verified on several
+    (PostgreSQL 15 and 17) keep what earlier runs noted.
     """
     path = verified_run_path(root)
     pages = _recorded_pages(load(path))
     today = date.today().isoformat()
     for page, databases in covered.items():
-        noted = dict(pages.get(page) or {})
+        noted = {name: _as_list(runs) for name, runs in (pages.get(page) or {}).items()}
         for database in databases:
-            noted[database] = {
-                "date": today,
-                "version": versions[database],
-                "python": python,
-                "sqlalchemy": sqlalchemy,
-            }
+            version = versions[database]
+            same = major(BY_NAME[database], version)
+            kept = [
+                run
+                for run in noted.get(database, [])
+                if BY_NAME[database].versions
+                and major(BY_NAME[database], str(run["version"])) != same
+            ]
+            run = {"date": today, "version": version, "python": python, "sqlalchemy": sqlalchemy}
+            noted[database] = sorted(
+                [*kept, run], key=lambda r: _version_order(database, str(r["version"]))
+            )
         pages[page] = {name: noted[name] for name in BACKEND_NAMES if name in noted}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        "# For each page and database, the run that last recorded it and its versions;\n"
-        "# written by those runs (`nox -s snapshots`), never by hand.\n"
+        "# For each page and database, the runs that last recorded it and their versions\n"
+        "# (one for each version of the database the site is verified on); written by\n"
+        "# those runs (`nox -s snapshots`), never by hand.\n"
         + yaml.safe_dump({"pages": dict(sorted(pages.items()))}, sort_keys=False)
     )
 
 
+def _as_list(runs) -> list[dict]:
+    return list(runs) if isinstance(runs, list) else [runs]
+
+
+def _version_order(database: str, version: str) -> tuple:
+    listed = BY_NAME[database].versions
+    same = major(BY_NAME[database], version)
+    return (listed.index(same) if same in listed else len(listed), version)
+
+
 def verifications(root: Path, page: str) -> list[Verification]:
-    """The databases ``page`` (``docs/engine.md``) was last recorded on, in tab order."""
+    """The runs that last recorded ``page`` (``docs/engine.md``), in tab and version order."""
     noted = _recorded_pages(load(verified_run_path(root))).get(page) or {}
     return [
         Verification(
             name,
-            str(noted[name]["version"]),
-            str(noted[name]["date"]),
-            str(noted[name]["python"]),
-            str(noted[name]["sqlalchemy"]),
+            str(run["version"]),
+            str(run["date"]),
+            str(run["python"]),
+            str(run["sqlalchemy"]),
         )
         for name in BACKEND_NAMES
-        if name in noted
+        for run in _as_list(noted.get(name) or [])
     ]
 
 
