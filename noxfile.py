@@ -215,25 +215,45 @@ def hostile(session: nox.Session) -> None:
 
 @nox.session(requires=["check_databases"])
 def snapshots(session: nox.Session) -> None:
-    """Rewrite the snapshots of every page (or of the pages given after --) on every database.
+    """Rewrite the snapshots of every page (or of the pages given after --) on every database,
+    and on every version of PostgreSQL and MariaDB the site is verified on.
 
-    Every database must be configured (or startable in Docker): a page whose
-    blocks were recorded on some databases only would fail the site's build.
-    `-- --backend=sqlite` records on the databases named, and the site then
-    says which databases each page was last verified on, and when.
+    The configured URLs record first; every other version is then recorded in a
+    throwaway Docker container. Every database must be configured (or startable
+    in Docker): a page whose blocks were recorded on some databases only would
+    fail the site's build. `-- --backend=sqlite` records on the configured
+    databases named, and the site then says which databases and versions each
+    page was last verified on, and when.
     """
     install(session, "test", *DRIVER_GROUPS)
     # Pages named after -- narrow the run; without any, every page is recorded.
     pages = [] if any(Path(arg).exists() for arg in session.posargs) else ["docs"]
-    env, backends = {}, []
-    with ExitStack() as stack:
-        if not any(arg.startswith("--backend") for arg in session.posargs):
-            for database in DATABASES:
-                url = stack.enter_context(database_url(session, database, required=True))
+    if any(arg.startswith("--backend") for arg in session.posargs):
+        session.run("pytest", *pages, "--update-snapshots", *session.posargs)
+        return
+    output = session.run("python", "-m", "harness.databases", "versions", silent=True)
+    configured = dict(line.split(" ", 1) for line in output.splitlines() if " " in line)
+    # Each database's servers, the configured one first; run i records every database's i-th.
+    servers = {
+        database: ([None] if database in configured else [])
+        + [v for v in BACKENDS.BY_NAME[database].versions if v != configured.get(database)]
+        for database in DATABASES
+    }
+    for turn in range(max(len(found) for found in servers.values())):
+        env, backends = {}, []
+        with ExitStack() as stack:
+            for database, found in servers.items():
+                if turn >= len(found):
+                    continue
+                url = stack.enter_context(
+                    database_url(session, database, required=True, version=found[turn])
+                )
                 if url:
                     env[URL_VARIABLES[database]] = url
                 backends.append(f"--backend={database}")
-        session.run("pytest", *pages, "--update-snapshots", *backends, *session.posargs, env=env)
+            session.run(
+                "pytest", *pages, "--update-snapshots", *backends, *session.posargs, env=env
+            )
     session.log("Review the change with `git diff tests/snapshots` before committing it.")
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from harness import snapshots
+from harness.backends import with_versions
 from harness.databases import BY_NAME
 from harness.page_scripts import page_blocks, page_script
 from harness.pages import DOCS, ROOT, pages
@@ -148,13 +149,16 @@ def test_a_page_loads_with_no_error_and_nothing_from_other_hosts(reader, source)
     assert reader.page.locator("article h1").count() == 1
 
 
-def differing_sql_block(source: Path) -> tuple[int, dict[str, str]]:
-    """The first block of ``source`` that sends SQLite and PostgreSQL different SQL."""
+def differing_sql_block(source: Path) -> tuple[int, dict[str, str], dict[str, list[str]]]:
+    """The first block of ``source`` that sends SQLite and PostgreSQL different SQL,
+    one recording shared by every version: its index, SQL and versions."""
     entries = snapshots.load(snapshots.snapshot_path(source))
     for index, item in enumerate(page_blocks(source)):
-        sql = {name: (entries.get(item.block.key) or {}).get(name) for name in BY_NAME}
-        if all(sql.values()) and sql["sqlite"] != sql["postgresql"]:
-            return index, sql
+        entry = entries.get(item.block.key) or {}
+        sql = {name: entry.get(name) for name in BY_NAME}
+        own = any(" " in key for key in entry if key not in ("block", "output", "versions"))
+        if all(sql.values()) and sql["sqlite"] != sql["postgresql"] and not own:
+            return index, sql, entry.get("versions") or {}
     raise AssertionError(f"no block of {source.name} sends SQLite and PostgreSQL different SQL")
 
 
@@ -167,7 +171,7 @@ def python_code_blocks(reader: Reader):
 
 def test_the_sql_box_opens_and_its_tabs_show_each_databases_sql(reader):
     source = DOCS / "engine.md"
-    index, expected = differing_sql_block(source)
+    index, expected, versions = differing_sql_block(source)
     reader.visit(url_path(source))
     box = python_code_blocks(reader).nth(index).locator("xpath=following::details[1]")
     tabs = box.locator(".sql-tab-panel")
@@ -179,8 +183,9 @@ def test_the_sql_box_opens_and_its_tabs_show_each_databases_sql(reader):
     shown = {}
     for position, name in enumerate(BY_NAME):
         box.locator(".sql-tab-labels label").nth(position).click()
+        # Each database's tab names the versions that sent its SQL.
         assert box.locator(".sql-tab-labels label").nth(position).inner_text() == (
-            BY_NAME[name].title
+            with_versions(BY_NAME[name], versions.get(name, []))
         )
         visible = [tab.is_visible() for tab in tabs.all()]
         assert visible == [i == position for i in range(len(BY_NAME))], name
@@ -272,7 +277,19 @@ def test_a_chapter_offers_its_script_and_says_when_it_was_verified(reader, sourc
     assert noted, f"no recording run has noted {source.name}"
     for verification in noted:
         assert f"on {verification.date} with" in facts
-        assert f"{BY_NAME[verification.database].title} {verification.version}" in facts
+        # Each database named once per run, with every version that run covered.
+        same_run = [
+            v.version
+            for v in noted
+            if (v.database, v.date, v.sqlalchemy, v.python)
+            == (
+                verification.database,
+                verification.date,
+                verification.sqlalchemy,
+                verification.python,
+            )
+        ]
+        assert with_versions(BY_NAME[verification.database], same_run) in facts
         assert f"(SQLAlchemy {verification.sqlalchemy}, Python {verification.python})" in facts
 
 

@@ -41,6 +41,7 @@ from harness.backends import (  # noqa: F401
     SQLITE,
     URL_VARIABLES,
     Backend,
+    major,
 )
 
 #: Every schema or database the harness creates starts with this.
@@ -532,8 +533,15 @@ def check_configured() -> list[str]:
 if __name__ == "__main__":
     import sys
 
+    if sys.argv[1:] == ["versions"]:
+        # The version of each configured server, as Backend.versions lists them.
+        for backend in ALL:
+            url = configured_url(backend)
+            if url is not None and backend.versions:
+                print(backend.name, major(backend, server_version(url)))
+        sys.exit(0)
     if sys.argv[1:] != ["check"]:
-        sys.exit("usage: python -m harness.databases check")
+        sys.exit("usage: python -m harness.databases check|versions")
     found = check_configured()
     for sentence in found:
         print(sentence, file=sys.stderr)
