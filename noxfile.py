@@ -99,6 +99,8 @@ def throwaway_container(
         with CONTAINERS.throwaway_server(backend, version) as url:
             session.log(f"Started a throwaway {backend.title} {version} container ({image})")
             yield url
+    except CONTAINERS.ContainerFailed as error:
+        session.error(f"{backend.title} {version} could not be started in Docker: {error}")
     except CONTAINERS.DockerUnavailable as error:
         reason = f"{backend.title} {version} cannot be started in Docker: {error}"
         if required:

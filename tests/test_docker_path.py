@@ -117,7 +117,7 @@ def test_a_reaper_image_that_cannot_be_pulled_is_one_sentence(
 
     monkeypatch.setattr(testcontainers_config, "ryuk_disabled", False)
     monkeypatch.setattr(testcontainers_config, "ryuk_image", "tutorial-nowhere/ryuk:0")
-    with pytest.raises(containers.DockerUnavailable) as raised:
+    with pytest.raises(containers.ContainerFailed) as raised:
         with containers.throwaway_server(backend):
             pass
     sentence = str(raised.value)

@@ -37,6 +37,10 @@ class DockerUnavailable(Exception):
     """No throwaway server can be started; the message says why in one sentence."""
 
 
+class ContainerFailed(DockerUnavailable):
+    """Docker answers, yet the server could not be started: a problem to fix, not to skip."""
+
+
 def image_of(backend, version: str) -> str:
     """The image that runs ``version`` of ``backend`` here."""
     template = backend.standin_image if os.environ.get(STANDINS_VARIABLE) else None
@@ -83,7 +87,7 @@ def throwaway_server(backend, version: str | None = None) -> Iterator[str]:
                 try:
                     container.start()
                 except Exception as error:
-                    raise DockerUnavailable(
+                    raise ContainerFailed(
                         f"the {image} container did not start: {_first_line(error)}"
                     ) from None
                 yield container.get_connection_url()
@@ -104,8 +108,9 @@ def _have_image(client, image: str, what: str, advice: str = "") -> None:
     try:
         client.images.pull(image)
     except docker.errors.DockerException as error:
-        sentence = f"{what} {image} is not here and could not be pulled ({_first_line(error)})"
-        raise DockerUnavailable(f"{sentence}; {advice}" if advice else sentence) from None
+        reason = getattr(error, "explanation", None) or _first_line(error)
+        sentence = f"{what} {image} is not here and could not be pulled ({reason})"
+        raise ContainerFailed(f"{sentence}; {advice}" if advice else sentence) from None
 
 
 def _remove(container) -> None:
