@@ -81,6 +81,9 @@ def start_and_signal(database: str, signum: int) -> int:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C must reach it even when this run was started in the background
+        # by a shell, which has its children ignore SIGINT.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     line = child.stdout.readline()
     assert line == "started\n", child.stderr.read()

@@ -685,6 +685,9 @@ def test_an_interrupted_run_leaves_nothing_behind(project, backend, tmp_path_fac
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "READY_FILE": str(ready)},
+        # Ctrl-C must reach it even when this run was started in the background
+        # by a shell, which has its children ignore SIGINT.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not ready.exists() or not ready.read_text():
