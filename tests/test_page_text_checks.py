@@ -1,7 +1,9 @@
-"""Checks of a page's text: output typed by hand, tracebacks shown, errors swallowed whole."""
+"""Checks of a page's text: output typed by hand, tracebacks shown, errors swallowed whole,
+and rows of a reference table that link to no block proving them."""
 
 from __future__ import annotations
 
+from harness.links import unproven_rows
 from harness.page_checks import page_problems
 from harness.pages import python_blocks
 
@@ -130,4 +132,87 @@ def test_a_traceback_shown_as_an_example_s_output_is_refused_at_its_line():
         "docs/p.md, line 6: this example's output is a traceback; catch the error in a "
         "visible try/except that prints it, so that the page's blocks copied into a file "
         "run as a program"
+    ]
+
+
+REFERENCE = """\
+# Differences
+
+| Difference | SQLite | Shown in |
+|---|---|---|
+| proven here | yes | [below](#proven) |
+| `a | b` in code | yes | [elsewhere](other.md#with-a-block) |
+| no link | yes | below |
+| no anchor | yes | [elsewhere](other.md) |
+| only prose | yes | [prose](#only-prose) |
+| only a skipped block | yes | [skipped](#skipped) |
+| a block further down | yes | [parent](#parent) |
+
+## Proven
+
+```python
+print("shown")
+```
+
+## Only prose
+
+Nothing runs here.
+
+## Skipped
+
+<!-- skip: next "needs a second terminal" -->
+
+```python
+print("never run")
+```
+
+## Parent
+
+### Child
+
+```python
+print("in the child's section, not the parent's")
+```
+"""
+
+OTHER = """\
+# Other
+
+## With a block
+
+```python
+>>> 1 + 1
+2
+```
+"""
+
+
+def test_each_row_of_a_reference_table_must_link_to_a_section_with_a_block(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "backend-differences.md").write_text(REFERENCE)
+    (docs / "other.md").write_text(OTHER)
+    page = "docs/backend-differences.md"
+    assert unproven_rows(docs / "backend-differences.md", docs) == [
+        f"{page}, line 7: the row 'no link' must end with one link, to the section whose "
+        "block proves it",
+        f"{page}, line 8: the row 'no anchor' links to other.md; link to the section whose "
+        "block proves it, as page.md#anchor or #anchor",
+        f"{page}, line 9: the row 'only prose' links to #only-prose, whose section has no "
+        "python block that runs to prove it",
+        f"{page}, line 10: the row 'only a skipped block' links to #skipped, whose section "
+        "has no python block that runs to prove it",
+        f"{page}, line 11: the row 'a block further down' links to #parent, whose section "
+        "has no python block that runs to prove it",
+    ]
+
+
+def test_only_reference_pages_are_held_to_it(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "chapter.md").write_text(REFERENCE)
+    assert unproven_rows(docs / "chapter.md", docs) == []
+    (docs / "backend-differences.md").write_text("# Differences\n\nNo table.\n")
+    assert unproven_rows(docs / "backend-differences.md", docs) == [
+        "docs/backend-differences.md, line 1: a reference page needs its differences in tables"
     ]

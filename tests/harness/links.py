@@ -2,6 +2,10 @@
 
 ``mkdocs build --strict`` checks them too, but names no line; this check runs
 with the pages, so a broken link fails the test run where it is written.
+
+A reference page (``PROVEN_TABLES``) is made of tables whose every row ends with
+a link to the section, on that page or another, whose python block proves the
+row: a row whose link lands anywhere else fails at its line.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from harness.pages import fences
+from harness.pages import fences, python_blocks
 
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _HEADING = re.compile(
@@ -29,19 +33,38 @@ def slugify(title: str) -> str:
 
 
 def anchors(text: str) -> set[str]:
-    found: set[str] = set()
-    for line in _prose_lines(text):
-        heading = _HEADING.match(line[1])
+    return {anchor for _, anchor, _ in _anchors_by_line(text)}
+
+
+def _anchors_by_line(text: str) -> list[tuple[int, str, bool]]:
+    """Every anchor of a page, in order: its line, its id, and whether a heading made it."""
+    found: list[tuple[int, str, bool]] = []
+    seen: set[str] = set()
+    for number, line in _prose_lines(text):
+        heading = _HEADING.match(line)
         if heading:
             slug = heading["id"] or slugify(heading["title"])
             unique, count = slug, 0
-            while unique in found:
+            while unique in seen:
                 count += 1
                 unique = f"{slug}_{count}"
-            found.add(unique)
-        for match in _EXPLICIT_ID.finditer(line[1]):
-            found.add(match["attr"] or match["html"])
+            seen.add(unique)
+            found.append((number, unique, True))
+        for match in _EXPLICIT_ID.finditer(line):
+            explicit = match["attr"] or match["html"]
+            seen.add(explicit)
+            found.append((number, explicit, False))
     return found
+
+
+def _sections(text: str) -> dict[str, tuple[int, int]]:
+    """Each heading's anchor, with the lines its section spans: up to the next heading."""
+    headings = [(number, anchor) for number, anchor, heading in _anchors_by_line(text) if heading]
+    ends = [number for number, _ in headings[1:]] + [text.count("\n") + 2]
+    spans: dict[str, tuple[int, int]] = {}
+    for (number, anchor), end in zip(headings, ends, strict=True):
+        spans.setdefault(anchor, (number, end))
+    return spans
 
 
 def broken_links(page: Path, docs: Path) -> list[str]:
@@ -66,6 +89,94 @@ def broken_links(page: Path, docs: Path) -> list[str]:
                         f"#{anchor} that {destination.name} does not have"
                     )
     return problems
+
+
+#: Reference pages: every row of their tables ends with a link to its proof.
+PROVEN_TABLES = frozenset({"backend-differences.md"})
+
+_DELIMITER_ROW = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?$")
+
+
+def unproven_rows(page: Path, docs: Path) -> list[str]:
+    """One message per table row of a reference page that links to no block proving it.
+
+    The row's last cell must hold one link to a heading's anchor (``page.md#anchor``,
+    or ``#anchor`` on the same page) whose section, up to the next heading, holds a
+    python block that runs.
+    """
+    if page.name not in PROVEN_TABLES:
+        return []
+    text = page.read_text()
+    name = page.relative_to(docs.parent)
+    rows = _table_rows(text)
+    if not rows:
+        return [f"{name}, line 1: a reference page needs its differences in tables"]
+    problems = []
+    for number, cells in rows:
+        where = f"{name}, line {number}: the row {cells[0]!r}"
+        links = list(_LINK.finditer(cells[-1]))
+        if len(links) != 1:
+            problems.append(f"{where} must end with one link, to the section whose block proves it")
+            continue
+        target = links[0]["target"]
+        path_part, _, anchor = target.partition("#")
+        destination = (page.parent / path_part).resolve() if path_part else page
+        if not anchor or destination.suffix != ".md" or not destination.exists():
+            problems.append(
+                f"{where} links to {target}; link to the section whose block proves it, "
+                "as page.md#anchor or #anchor"
+            )
+            continue
+        destination_text = destination.read_text()
+        span = _sections(destination_text).get(anchor)
+        if span is None:
+            problems.append(f"{where} links to {target}, which is no heading's section")
+            continue
+        first, end = span
+        proving = [
+            block
+            for block in python_blocks(destination_text)
+            if first < block.line < end and block.skip is None and not block.fence.hidden
+        ]
+        if not proving:
+            problems.append(
+                f"{where} links to {target}, whose section has no python block that runs "
+                "to prove it"
+            )
+    return problems
+
+
+def _table_rows(text: str) -> list[tuple[int, list[str]]]:
+    """The body rows of the page's tables (``|`` lines under a delimiter row): line, cells."""
+    runs: list[list[tuple[int, str]]] = []
+    for number, line in _prose_lines(text):
+        row = line.strip()
+        if not row.startswith("|"):
+            continue
+        if runs and runs[-1][-1][0] == number - 1:
+            runs[-1].append((number, row))
+        else:
+            runs.append([(number, row)])
+    return [
+        (number, _cells(row))
+        for run in runs
+        if len(run) > 1 and _DELIMITER_ROW.match(run[1][1])
+        for number, row in run[2:]
+    ]
+
+
+def _cells(row: str) -> list[str]:
+    """The cells of a table row; a ``|`` in a code span or escaped as ``\\|`` splits none."""
+    cells, current, in_code, escaped = [], "", False, False
+    for character in row.strip().strip("|"):
+        if character == "|" and not in_code and not escaped:
+            cells.append(current.strip())
+            current = ""
+            continue
+        in_code ^= character == "`" and not escaped
+        escaped = character == "\\" and not escaped
+        current += character
+    return [*cells, current.strip()]
 
 
 def _prose_lines(text: str) -> list[tuple[int, str]]:

@@ -227,6 +227,15 @@ def break_anchor(project: Path) -> None:
     _append(project, "index.md", "See [pooling](engine.md#pooling-in-depth).\n")
 
 
+def point_a_row_at_a_section_without_a_block(project: Path) -> None:
+    # "Changing many rows at once" only introduces its subsections, which hold the blocks.
+    _edit(
+        _page(project, "backend-differences.md"),
+        "(querying.md#update)",
+        "(querying.md#changing-many-rows-at-once)",
+    )
+
+
 def use_legacy_api(project: Path) -> None:
     _append(
         project,
@@ -579,6 +588,17 @@ FAULTS = [
         TEXT,
         break_anchor,
         (r"docs/index\.md, line \d+: the link to engine\.md#pooling-in-depth names an anchor",),
+    ),
+    Fault(
+        "point a row of the reference page at a section without a block",
+        ("docs/backend-differences.md",),
+        TEXT,
+        point_a_row_at_a_section_without_a_block,
+        (
+            r"docs/backend-differences\.md, line \d+: the row '`UPDATE \.\.\. RETURNING`' "
+            r"links to querying\.md#changing-many-rows-at-once, whose section has no python "
+            r"block that runs",
+        ),
     ),
     Fault(
         "use a legacy API outside the migration page",

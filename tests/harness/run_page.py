@@ -32,7 +32,7 @@ from harness.backends import major, with_versions
 from harness.capture_sql import capture_sql, normalise
 from harness.databases import Backend, isolated_database
 from harness.escaped_effects import EscapedEffects
-from harness.links import broken_links
+from harness.links import broken_links, unproven_rows
 from harness.page_checks import page_problems
 from harness.pages import Block, PageError, expand_snippets, python_blocks, relative
 
@@ -402,6 +402,7 @@ def check_page(example) -> str | None:
     """What is wrong with the page as a whole: its text, its links, stale snapshots."""
     document: PageDocument = example.document
     problems = broken_links(document.page, document.run.docs)
+    problems += unproven_rows(document.page, document.run.docs)
     printed = {key for key, entry in document.snapshot.items() if (entry or {}).get("output")}
     problems += page_problems(document.text, document.name, printed)
     if not document.run.update_snapshots:
