@@ -236,11 +236,12 @@ def snapshots(session: nox.Session) -> None:
     output = session.run("python", "-m", "harness.databases", "versions", silent=True)
     configured = dict(line.split(" ", 1) for line in output.splitlines() if " " in line)
     # Each database's servers, the configured one first; run i records every database's i-th.
-    servers = {
-        database: ([None] if database in configured else [])
-        + [v for v in BACKENDS.BY_NAME[database].versions if v != configured.get(database)]
-        for database in DATABASES
-    }
+    servers = {}
+    for database in DATABASES:
+        backend = BACKENDS.BY_NAME[database]
+        here = database in configured or backend.variable is None  # SQLite needs no server
+        others = [v for v in backend.versions if v != configured.get(database)]
+        servers[database] = ([None] if here else []) + others
     for turn in range(max(len(found) for found in servers.values())):
         env, backends = {}, []
         with ExitStack() as stack:
