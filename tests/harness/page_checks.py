@@ -3,8 +3,10 @@
 They run once per page, as the last item of the page's test run, so that a
 block that escapes execution, a skip without a reason, a legacy idiom shown
 as current practice, output typed by hand under a block that prints, a
-traceback shown as a ``>>>`` example's output, or an ``except Exception: pass``
-that would hide a block's failure fails where it is written.
+traceback shown as a ``>>>`` example's output, an ``except Exception: pass``
+that would hide a block's failure, or a ``not in the browser`` marker written
+wrongly or where the browser would not run the block anyway, fails where it is
+written.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def page_problems(text: str, name: str, printed: Collection[str] = ()) -> list[s
         *_hand_typed_output(text, name, blocks, printed),
         *_shown_tracebacks(name, blocks),
         *_swallowed_errors(name, blocks),
+        *_browser_markers(name, blocks),
     ]
 
 
@@ -153,6 +156,27 @@ def _shown_tracebacks(name: str, blocks: list[Block]) -> list[str]:
             for example in examples
             if example.exc_msg is not None
         ]
+    return problems
+
+
+def _browser_markers(name: str, blocks: list[Block]) -> list[str]:
+    """``<!-- not in the browser: next "reason" -->`` as written, on a block the browser runs.
+
+    The browser runs a page on SQLite: a block that never runs there (skipped,
+    or under another database's tab) needs no marker.
+    """
+    problems = []
+    for block in blocks:
+        marker = block.not_in_browser
+        if marker is None:
+            continue
+        if marker.problem:
+            problems.append(f"{name}, line {marker.line}: {marker.problem}")
+        elif block.skip is not None or not block.runs_on("sqlite"):
+            problems.append(
+                f"{name}, line {marker.line}: the block at line {block.line} never runs in the "
+                "browser anyway (it is skipped, or not run on SQLite); remove this marker"
+            )
     return problems
 
 

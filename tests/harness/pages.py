@@ -73,6 +73,9 @@ class Block:
     fence: Fence
     key: str  # stable identity of the block, from its code (never its expected output)
     skip: Skip | None = None
+    #: ``<!-- not in the browser: next "reason" -->``: run by the tests, but not by the
+    #: site's Run buttons (``harness.run_in_browser``), and the reason shown to readers
+    not_in_browser: Skip | None = None
 
     @property
     def databases(self) -> frozenset[str] | None:
@@ -187,6 +190,7 @@ def python_blocks(text: str) -> list[Block]:
     """
     python = [fence for fence in fences(text) if fence.language == "python"]
     skips = skip_comments(text, python)
+    browser = skip_comments(text, python, NOT_IN_BROWSER)
     blocks = []
     seen: dict[str, int] = {}
     for fence in python:
@@ -194,11 +198,15 @@ def python_blocks(text: str) -> list[Block]:
         digest = block_key(console_source(fence.source) if is_console else fence.source)
         seen[digest] = seen.get(digest, 0) + 1
         key = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
-        blocks.append(Block(fence, key, skips.get(fence.start)))
+        blocks.append(Block(fence, key, skips.get(fence.start), browser.get(fence.start)))
     return blocks
 
 
-def skip_comments(text: str, python: list[Fence]) -> dict[int, Skip]:
+#: The directive of the comment that keeps a block out of the browser's run.
+NOT_IN_BROWSER = "not in the browser"
+
+
+def skip_comments(text: str, python: list[Fence], directive: str = "skip") -> dict[int, Skip]:
     """The skip comment that applies to each python fence, by the fence's offset.
 
     This is the one reader of skip comments: the test run, the page's script, the
@@ -206,8 +214,10 @@ def skip_comments(text: str, python: list[Fence]) -> dict[int, Skip]:
     form allowed is ``<!-- skip: next "reason" -->``: the block is shown and never
     run anywhere, and the reason is shown to readers too. Anything else (a blank
     reason, ``start``/``end``, a condition) is reported on the block it precedes.
+    ``directive`` reads the browser's marker alike: ``<!-- not in the browser: next
+    "reason" -->``.
     """
-    lexer = DirectiveInHTMLCommentLexer("skip")
+    lexer = DirectiveInHTMLCommentLexer(directive)
     found: dict[int, Skip] = {}
     for region in lexer(Document(text, "<page>")):
         line = text.count("\n", 0, region.start) + 1
@@ -215,16 +225,17 @@ def skip_comments(text: str, python: list[Fence]) -> dict[int, Skip]:
         if not following:
             continue  # reported by the page's checks: a skip with nothing to skip
         fence = following[0]
-        found[fence.start] = _read_skip(str(region.lexemes.get("arguments") or ""), line)
+        arguments = str(region.lexemes.get("arguments") or "")
+        found[fence.start] = _read_skip(arguments, line, directive)
     return found
 
 
-def _read_skip(arguments: str, line: int) -> Skip:
+def _read_skip(arguments: str, line: int, directive: str = "skip") -> Skip:
     action, _, rest = arguments.strip().partition(" ")
     rest = rest.strip()
-    usage = 'write <!-- skip: next "why this block cannot run" -->'
+    usage = f'write <!-- {directive}: next "why this block cannot run" -->'
     if action != "next":
-        return Skip(line, "", f"`skip: {action}` is not supported here; {usage}")
+        return Skip(line, "", f"`{directive}: {action}` is not supported here; {usage}")
     if rest.startswith("if"):
         return Skip(
             line,

@@ -57,8 +57,11 @@ def build_site(destination: Path) -> Path:
     return destination
 
 
-#: What a static host such as GitHub Pages sends gzip-compressed.
-COMPRESSED_SUFFIXES = frozenset({".html", ".css", ".js", ".json", ".xml", ".svg", ".py", ".txt"})
+#: What a static host such as GitHub Pages sends gzip-compressed: text, and the
+#: WebAssembly and JavaScript modules of the Run buttons' Python.
+COMPRESSED_SUFFIXES = frozenset(
+    {".html", ".css", ".js", ".json", ".xml", ".svg", ".py", ".txt", ".mjs", ".wasm"}
+)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -1,0 +1,320 @@
+"""The mkdocs hook behind the Run buttons: each chapter runs in the reader's browser.
+
+A chapter's python blocks run, in order, in a Python compiled to WebAssembly
+(Pyodide) in a Web Worker of the reader's browser, on the SQLite that this
+Python carries. Everything that takes is served by the site itself, and fetched
+only when a reader first presses Run. This hook puts it into the built site,
+under ``run-in-browser/``, beside the worker's own code (``docs/run-in-browser/``):
+
+- ``pyodide/``: the runtime, from the npm package pinned with its integrity hash
+  in ``tests/run-in-browser/package-lock.json``;
+- ``noble-hashes/``: scrypt from the audited ``@noble/hashes``, pinned alike,
+  for Pyodide's ``hashlib``, which has none;
+- ``wheels/``: SQLAlchemy, typing-extensions and tzdata, the wheels ``uv.lock``
+  pins, checked against its hashes here and again by the worker;
+- ``runtime.json``: what the worker loads, with Pyodide's lock information, so
+  that Pyodide fetches no lock file and no package index;
+- ``pages/<page>.json``: the blocks of each chapter that run there, from the
+  same reading of the page as the tests (``harness.page_scripts``).
+
+Under each of those blocks it leaves a mark where docs/javascripts/run-blocks.js
+puts the Run button. A block that cannot run in a browser (it starts a thread,
+a second process, a server) says why in a comment before it,
+``<!-- not in the browser: next "why" -->``, and the site shows the reason
+under it. The browser tests (``tests/test_site.py``) run every chapter to its
+last block through those buttons (``harness.browser_runs``).
+
+The npm packages are installed (``npm ci``) and the wheels downloaded when the
+site is built, once: both are kept in ``tests/run-in-browser/`` and used again
+until the lock files change.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import html
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.page_scripts import PageBlock, page_blocks
+from harness.pages import Block, PageError, python_blocks, relative
+
+#: Where the built site keeps all of it.
+SITE_FOLDER = "run-in-browser"
+#: The npm manifest and lock, and what is installed and downloaded beside them.
+RUNTIME = Path("tests") / "run-in-browser"
+#: Where the page's first block finds its database, in the browser's own file system.
+DATABASE_URL = "sqlite:///tutorial.db"
+#: The wheels the browser's Python installs, as uv.lock pins them: SQLAlchemy and
+#: what it requires, and tzdata, since the browser has no time zone database for
+#: ``zoneinfo``.
+WHEELS = ("sqlalchemy", "typing-extensions", "tzdata")
+#: What Pyodide loads of its npm package.
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
+#: The module of @noble/hashes that the worker imports; what it imports comes along.
+NOBLE_ENTRY = "scrypt.js"
+
+_STAMP = ".installed-from-lock"  # in node_modules: the digest of the lock it was installed from
+_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?\bfrom\s+["'](\./[^"']+)["']""", re.M)
+
+
+class RuntimeUnavailable(Exception):
+    """The runtime cannot be installed here; the message is one sentence saying why."""
+
+
+@dataclass(frozen=True)
+class Wheel:
+    name: str
+    filename: str
+    url: str
+    sha256: str
+
+
+def runs_in_browser(block: Block) -> bool:
+    """Whether the site's Run buttons run ``block``: the browser's database is SQLite."""
+    return block.skip is None and block.not_in_browser is None and block.runs_on("sqlite")
+
+
+# Installing and downloading ------------------------------------------------------
+
+
+def install(root: Path) -> Path:
+    """The npm packages and wheels of the runtime, installed or downloaded if need be.
+
+    Returns the folder that holds them. Several builds at once (test workers) take
+    turns.
+    """
+    folder = root / RUNTIME
+    with _locked(folder / ".lock"):
+        _install_npm_packages(folder)
+        for wheel in locked_wheels(root):
+            _download(wheel, folder / "wheels")
+    return folder
+
+
+@contextmanager
+def _locked(path: Path):
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _install_npm_packages(folder: Path) -> None:
+    lock = folder / "package-lock.json"
+    stamp = folder / "node_modules" / _STAMP
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.is_file() and stamp.read_text() == digest:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeUnavailable(
+            f"npm is not installed, and the site's Run buttons need the packages of "
+            f"{RUNTIME}/package-lock.json: install Node.js (which brings npm) and build again"
+        )
+    result = subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        said = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeUnavailable(f"`npm ci` in {RUNTIME} failed: {said}")
+    stamp.write_text(digest)
+
+
+def locked_wheels(root: Path) -> list[Wheel]:
+    """The pure-Python wheel of each of ``WHEELS`` that uv.lock pins, with its hash."""
+    packages = tomllib.loads((root / "uv.lock").read_text())["package"]
+    found = []
+    for name in WHEELS:
+        package = next((p for p in packages if p["name"] == name), None)
+        wheels = [w for w in (package or {}).get("wheels", []) if w["url"].endswith("-any.whl")]
+        if not wheels:
+            raise RuntimeUnavailable(f"uv.lock pins no pure-Python wheel of {name}")
+        url = wheels[0]["url"]
+        algorithm, _, digest = wheels[0]["hash"].partition(":")
+        if algorithm != "sha256":
+            raise RuntimeUnavailable(f"uv.lock gives the {name} wheel a {algorithm} hash")
+        found.append(Wheel(name, url.rsplit("/", 1)[1], url, digest))
+    return found
+
+
+def _download(wheel: Wheel, folder: Path) -> None:
+    path = folder / wheel.filename
+    if path.is_file() and _sha256(path.read_bytes()) == wheel.sha256:
+        return
+    try:
+        with urllib.request.urlopen(wheel.url, timeout=120) as response:  # noqa: S310 - https
+            data = response.read()
+    except OSError as error:
+        raise RuntimeUnavailable(
+            f"{wheel.filename} could not be downloaded from the address uv.lock gives ({error})"
+        ) from None
+    if _sha256(data) != wheel.sha256:
+        raise RuntimeUnavailable(f"the {wheel.filename} downloaded is not the one uv.lock pins")
+    folder.mkdir(exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def noble_modules(folder: Path) -> list[str]:
+    """``NOBLE_ENTRY`` and every module it imports, in @noble/hashes' folder."""
+    found, waiting = [], [NOBLE_ENTRY]
+    while waiting:
+        name = waiting.pop()
+        if name in found:
+            continue
+        found.append(name)
+        imported = _IMPORT.findall((folder / name).read_text())
+        waiting += [module.removeprefix("./") for module in imported]
+    return sorted(found)
+
+
+# What the site serves --------------------------------------------------------------
+
+
+def runtime_files(root: Path) -> dict[str, Path]:
+    """Each file of the runtime the site serves, by its path in the site."""
+    folder = root / RUNTIME
+    pyodide = folder / "node_modules" / "pyodide"
+    noble = folder / "node_modules" / "@noble" / "hashes"
+    files = {f"{SITE_FOLDER}/pyodide/{name}": pyodide / name for name in PYODIDE_FILES}
+    for name in [*noble_modules(noble), "LICENSE"]:
+        files[f"{SITE_FOLDER}/noble-hashes/{name}"] = noble / name
+    for wheel in locked_wheels(root):
+        files[f"{SITE_FOLDER}/wheels/{wheel.filename}"] = folder / "wheels" / wheel.filename
+    return files
+
+
+def runtime_manifest(root: Path) -> dict:
+    """What the worker loads: Pyodide's lock information, and the wheels with their hashes."""
+    pyodide = root / RUNTIME / "node_modules" / "pyodide"
+    lock = json.loads((pyodide / "pyodide-lock.json").read_text())
+    return {
+        "pyodide": json.loads((pyodide / "package.json").read_text())["version"],
+        # Given to loadPyodide: no lock file is fetched, and no package is known.
+        "pyodideLock": {"info": lock["info"], "packages": {}},
+        "databaseUrl": DATABASE_URL,
+        "wheels": [
+            {"file": f"wheels/{wheel.filename}", "sha256": wheel.sha256}
+            for wheel in locked_wheels(root)
+        ],
+    }
+
+
+def page_data(page: Path, root: Path) -> dict | None:
+    """The blocks of ``page`` that run in the browser, in order; None if none does.
+
+    A plain block is its code; a ``>>>`` block is its examples, each run as the
+    prompt runs it. Lines are the page's, for tracebacks and for the tests.
+    """
+    items = [item for item in page_blocks(page, root=root) if runs_in_browser(item.block)]
+    blocks = [_block_data(item) for item in items]
+    return {"page": relative(page, root), "blocks": blocks} if blocks else None
+
+
+def _block_data(item: PageBlock) -> dict:
+    if not item.block.is_console:
+        return {"line": item.block.line, "code": item.code}
+    examples = [
+        {"line": item.example_line(example), "source": example.source} for example in item.examples
+    ]
+    return {"line": item.block.line, "examples": examples}
+
+
+def page_data_path(page: Path, docs: Path) -> str:
+    """``docs/engine.md``'s blocks are served at ``run-in-browser/pages/engine.json``."""
+    relative_page = page.resolve().relative_to(docs.resolve()).with_suffix(".json")
+    return f"{SITE_FOLDER}/pages/{relative_page.as_posix()}"
+
+
+# The hook ----------------------------------------------------------------------------
+
+
+def on_config(config):
+    """Install the runtime's npm packages and download its wheels, when they changed."""
+    from mkdocs.exceptions import PluginError  # the test run reads this module without mkdocs
+
+    try:
+        install(Path(config["config_file_path"]).parent)
+    except RuntimeUnavailable as error:
+        raise PluginError(str(error)) from None
+    return config
+
+
+def on_files(files, config):
+    """Add the runtime, and each chapter's blocks, to the site."""
+    from mkdocs.exceptions import PluginError
+    from mkdocs.structure.files import File
+
+    root = Path(config["config_file_path"]).parent
+    docs = Path(config["docs_dir"])
+    for uri, path in runtime_files(root).items():
+        files.append(File.generated(config, uri, abs_src_path=str(path)))
+    manifest = json.dumps(runtime_manifest(root), indent=1)
+    files.append(File.generated(config, f"{SITE_FOLDER}/runtime.json", content=manifest))
+    for file in list(files.documentation_pages()):
+        source = Path(file.abs_src_path)
+        try:
+            data = page_data(source, root)
+        except PageError as error:  # one sentence naming the page, not a traceback
+            raise PluginError(str(error)) from None
+        if data is not None:
+            content = json.dumps(data, ensure_ascii=False)
+            files.append(File.generated(config, page_data_path(source, docs), content=content))
+    return files
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    """Mark each block the browser runs for its Run button, and say why where it does not.
+
+    Listed before ``render_sql_tabs`` in mkdocs.yml, so that the Run button comes
+    after what that hook shows under a block.
+    """
+    from mkdocs.exceptions import PluginError
+    from mkdocs.utils import get_relative_url
+
+    root = Path(config["config_file_path"]).parent
+    source = Path(page.file.abs_src_path)
+    blocks = python_blocks(markdown)
+    runnable = 0
+    for block in reversed(blocks):
+        marker = block.not_in_browser
+        if marker is not None and marker.problem:
+            raise PluginError(f"{relative(source, root)}, line {marker.line}: {marker.problem}")
+        if runs_in_browser(block):
+            runnable += 1
+            shown = '<div class="run-block"></div>'
+        elif marker is not None and block.skip is None and block.runs_on("sqlite"):
+            note = html.escape(f"Not run in your browser: {marker.reason}")
+            shown = f'<p class="block-note">{note}</p>'
+        else:
+            continue
+        end = block.fence.end
+        markdown = f"{markdown[:end]}\n{block.fence.indent}{shown}\n{markdown[end:]}"
+    if runnable:
+        here = page.file.url
+        worker = get_relative_url(f"{SITE_FOLDER}/worker.mjs", here)
+        data = get_relative_url(page_data_path(source, Path(config["docs_dir"])), here)
+        markdown += (
+            f'\n\n<div class="run-in-browser" data-worker="{worker}" data-page="{data}" '
+            "hidden></div>\n"
+        )
+    return markdown
