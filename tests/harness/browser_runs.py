@@ -59,21 +59,26 @@ def _capture_sql_around_each_block(sources, replacements):
 _capture_sql_around_each_block({sources!r}, {replacements!r})
 """
 
-#: Collects what the page's script announces, from before the first click on.
+#: Collects what the page's script announces, from before the first click on; says how
+#: much it has collected so far.
 _LISTEN = """() => {
-  window.runsInBrowser = [];
-  for (const kind of ["ready", "block", "failed"]) {
-    document.addEventListener(`run-in-browser:${kind}`, (event) =>
-      window.runsInBrowser.push({ kind, ...event.detail }));
+  if (!window.runsInBrowser) {
+    window.runsInBrowser = [];
+    for (const kind of ["ready", "block", "failed"]) {
+      document.addEventListener(`run-in-browser:${kind}`, (event) =>
+        window.runsInBrowser.push({ kind, ...event.detail }));
+    }
   }
+  return window.runsInBrowser.length;
 }"""
 
-#: Whether the run is over: every block announced, or an error.
-_FINISHED = """(count) => window.runsInBrowser.some((r) => r.kind === "failed" || r.error)
-  || window.runsInBrowser.filter((r) => r.kind === "block").length === count"""
+#: Whether the run is over: the block pressed announced, or an error.
+_FINISHED = """(index) => window.runsInBrowser.some((r) => r.kind === "failed" || r.error
+  || (r.kind === "block" && r.index === index))"""
 
-#: The longest a chapter may take from the click to its last block (two cores, cold cache).
-TIMEOUT_SECONDS = 300
+#: The longest a chapter may take from the click to its last block (two cores, cold
+#: cache), within pytest-timeout's 120 s.
+TIMEOUT_SECONDS = 100
 
 #: The pages' scrypt, run by the same code in the browser and in CPython: ``page`` is the
 #: namespace that defines ``_scrypt``, the page's in the browser, examples.accounts here.
@@ -140,9 +145,10 @@ class BlockRun:
 def run_up_to(reader_page, index: int) -> tuple[list[BlockRun], list[str]]:
     """Press the Run button of the ``index``-th block the browser runs, and wait for the end.
 
-    Returns each block's run, and why the browser's Python could not start, if it could not.
+    Returns each block that click ran, and why the browser's Python could not start, if it
+    could not.
     """
-    reader_page.evaluate(_LISTEN)
+    before = reader_page.evaluate(_LISTEN)
     button = reader_page.locator(".run-block > button", has_text=re.compile("^Run$")).nth(index)
     # A block in a collapsed box ("The models so far") is run as a reader would: after opening it.
     button.evaluate(
@@ -150,8 +156,8 @@ def run_up_to(reader_page, index: int) -> tuple[list[BlockRun], list[str]]:
         " box = box.parentElement.closest('details')) box.open = true; }"
     )
     button.click()
-    reader_page.wait_for_function(_FINISHED, arg=index + 1, timeout=TIMEOUT_SECONDS * 1000)
-    announced = reader_page.evaluate("window.runsInBrowser")
+    reader_page.wait_for_function(_FINISHED, arg=index, timeout=TIMEOUT_SECONDS * 1000)
+    announced = reader_page.evaluate("window.runsInBrowser")[before:]
     runs = [BlockRun.announced(item) for item in announced if item["kind"] == "block"]
     failed = [item["message"] for item in announced if item["kind"] == "failed"]
     return runs, failed
@@ -168,10 +174,15 @@ def soonest_block(pages: list[Path], text: str) -> tuple[Path, int]:
     return page, index
 
 
+def python_worker(reader_page):
+    """The page's Python, a Web Worker; None before the first Run and after the page is left."""
+    found = [w for w in reader_page.workers if w.url.endswith(f"/{SITE_FOLDER}/worker.mjs")]
+    return found[0] if found else None
+
+
 def scrypt_in_the_browser(reader_page) -> list[str]:
     """``SCRYPT_CHECK`` in the page's worker, where its blocks have defined ``_scrypt``."""
-    worker = next(w for w in reader_page.workers if w.url.endswith(f"/{SITE_FOLDER}/worker.mjs"))
-    return json.loads(worker.evaluate(_SCRYPT_IN_THE_WORKER, SCRYPT_CHECK))
+    return json.loads(python_worker(reader_page).evaluate(_SCRYPT_IN_THE_WORKER, SCRYPT_CHECK))
 
 
 def scrypt_in_cpython() -> list[str]:

@@ -64,6 +64,12 @@ COMPRESSED_SUFFIXES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _compressed(path: str, modified: float) -> bytes:
+    """A file gzip-compressed once, as a host keeps it, not at every request."""
+    return gzip.compress(Path(path).read_bytes(), compresslevel=6)
+
+
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format, *args):
         """One line per request would drown the test output."""
@@ -79,7 +85,7 @@ class _CompressingHandler(_QuietHandler):
         accepted = "gzip" in self.headers.get("Accept-Encoding", "")
         if not (accepted and path.is_file() and path.suffix in COMPRESSED_SUFFIXES):
             return super().do_GET()
-        body = gzip.compress(path.read_bytes(), compresslevel=6)
+        body = _compressed(str(path), path.stat().st_mtime)
         self.send_response(200)
         self.send_header("Content-Type", self.guess_type(str(path)))
         self.send_header("Content-Encoding", "gzip")
