@@ -78,7 +78,12 @@ def normalised(printed: str, database: IsolatedDatabase) -> str:
 
 
 def differences(
-    page: Path, text: str, backend: str, stdout: str, database: IsolatedDatabase
+    page: Path,
+    text: str,
+    backend: str,
+    stdout: str,
+    database: IsolatedDatabase,
+    version: str | None = None,
 ) -> list[str]:
     """Where the program's output and the page part ways, each with page, line and database."""
     name = relative(page)
@@ -88,7 +93,7 @@ def differences(
         problems.append(
             f"{name} [{backend}]: printed before any block that shows output:\n{before}"
         )
-    for shown in shown_output(page, backend, text):
+    for shown in shown_output(page, backend, text, version=version):
         where = f"{name}, line {shown.line} [{backend}]"
         if shown.line not in sections:
             problems.append(f"{where}: the script printed nothing here")
@@ -110,12 +115,15 @@ def differences(
 
 
 @pytest.mark.parametrize("page", CHAPTERS, ids=lambda page: page.stem)
-def test_each_chapter_as_a_script_prints_what_the_page_shows(page, backend, database, tmp_path):
+def test_each_chapter_as_a_script_prints_what_the_page_shows(
+    page, backend, database, tmp_path, request
+):
     text = page.read_text()  # once: the script and what it is compared with agree
     script = page_script(page, text)
     result = run_script(script, tmp_path, database.url)
     assert result.returncode == 0, failure_report(script, result)
-    problems = differences(page, text, backend.name, result.stdout, database)
+    version = request.config.stash[RUN].listed_version(backend)
+    problems = differences(page, text, backend.name, result.stdout, database, version)
     assert not problems, "\n\n".join(problems)
 
 

@@ -240,12 +240,17 @@ def copy_text(block: Block, page: Path, root: Path = ROOT) -> str:
 
 
 def shown_output(
-    page: Path, backend: str, text: str | None = None, root: Path = ROOT
+    page: Path,
+    backend: str,
+    text: str | None = None,
+    root: Path = ROOT,
+    version: str | None = None,
 ) -> list[Shown]:
     """What the page shows on ``backend``, by line: the script prints it under that line.
 
     Under a ``>>>`` line, the output written on the page; under a plain block
-    that prints, what the last recording run saw it print on ``backend``.
+    that prints, what the last recording run saw it print on ``backend`` (on
+    that ``version`` of it, for a database verified on several).
     """
     entries = _snapshot(page, root)
     shown = []
@@ -254,7 +259,10 @@ def shown_output(
             continue
         if not item.block.is_console:
             if _prints(entries.get(item.block.key)):
-                recording = snapshots.recording(entries.get(item.block.key), backend)
+                entry = entries.get(item.block.key)
+                recording = snapshots.recording(entry, backend, version) or (
+                    snapshots.recording(entry, backend)
+                )
                 printed = recording.output if recording else ""
                 shown.append(Shown(item.block.line + 1, printed, as_doctest=False))
             continue
