@@ -149,9 +149,10 @@ MATRIX = [f"{b.name}-{version}" for b in BACKENDS.ALL for version in b.versions]
 @nox.session
 @nox.parametrize("server", MATRIX, ids=MATRIX)
 def versions(session: nox.Session, server: str) -> None:
-    """Run the suite on every version of PostgreSQL and MariaDB the site is verified on,
-    each in a throwaway Docker container, whatever URLs are set ("versions(mariadb-11.8)"
-    for one)."""
+    """Run the suite on each server version the site is verified on, in throwaway containers.
+
+    One Docker container per version of PostgreSQL and MariaDB, whatever URLs are
+    set; "versions(mariadb-11.8)" runs one."""
     database, _, version = server.partition("-")
     run_suite(session, database, version)
 
@@ -174,9 +175,10 @@ def run_suite(session: nox.Session, database: str, version: str | None = None) -
 
 @nox.session(python=False)
 def standins(session: nox.Session) -> None:
-    """Build the images that stand in for the official PostgreSQL and MariaDB images where no
-    image registry can be reached (CI), from Debian's packages; images already built are
-    reused. As root, with Docker and debootstrap; `-- postgresql:17 mariadb:11.8` for some."""
+    """Build the Docker images that stand in for the official ones where no registry answers (CI).
+
+    From Debian's packages, as root, with Docker and debootstrap; images already
+    built are reused; `-- postgresql:17 mariadb:11.8` builds those two only."""
     session.run(sys.executable, "tests/standins/build.py", *session.posargs)
 
 
