@@ -295,6 +295,44 @@ def delete_the_last_block(project: Path) -> None:
     path.write_text(text[: block.fence.start] + text[block.fence.end :])
 
 
+# Lock conflicts: a demonstration that no longer bounds its wait ---------------------
+
+#: The page whose two sessions conflict on purpose; each fault below makes one of its
+#: demonstrations wait for a lock, which the page's one-second limit must turn into a
+#: failure at that block, in seconds, not a hang.
+LOCKS_PAGE = "transactions.md"
+NOWAIT = "theirs = bob.scalars(acme_seats.with_for_update(nowait=True)).one()"
+SKIP_LOCKED = "        .with_for_update(skip_locked=True)\n"
+SET_LOCAL = "    bob.execute(text(\"SET LOCAL lock_timeout = '100ms'\"))\n"
+
+
+def wait_instead_of_nowait(project: Path) -> None:
+    _edit(_page(project, LOCKS_PAGE), NOWAIT, NOWAIT.replace("nowait=True", ""))
+
+
+def wait_instead_of_skip_locked(project: Path) -> None:
+    _edit(_page(project, LOCKS_PAGE), SKIP_LOCKED, "        .with_for_update()\n")
+
+
+def drop_the_transactions_lock_timeout(project: Path) -> None:
+    _edit(_page(project, LOCKS_PAGE), SET_LOCAL, "")
+
+
+def _failing_at(page: str, code: str) -> str:
+    """A failure of the block of ``page`` that holds ``code``, at its line, on the database.
+
+    Either the run's own message (what the block sent or printed differs) or, for a
+    block that raised, pytest's line for its item.
+    """
+    text = (ROOT / "docs" / page).read_text()
+    line = next(b.line for b in python_blocks(text) if code.strip() in b.source)
+    name = re.escape(f"docs/{page}")
+    return (
+        rf"({name}, line {line} \[{{db}}\]: (the SQL sent|what the block printed) differs"
+        rf"|FAILED {name}::sybil:{{db}},line:{line},)"
+    )
+
+
 # Escaped effects ------------------------------------------------------------------
 
 
@@ -671,6 +709,27 @@ FAULTS = [
             r"tests/snapshots/engine\.yml, line \d+: the snapshot of a block that is no longer "
             r"on docs/engine\.md",
         ),
+    ),
+    Fault(
+        "wait for a row lock where the page asks for NOWAIT",
+        (f"docs/{LOCKS_PAGE}",),
+        ("postgresql", "mariadb"),
+        wait_instead_of_nowait,
+        (_failing_at(LOCKS_PAGE, NOWAIT),),
+    ),
+    Fault(
+        "wait for a locked job where the page's queue asks for SKIP LOCKED",
+        (f"docs/{LOCKS_PAGE}",),
+        ("postgresql", "mariadb"),
+        wait_instead_of_skip_locked,
+        (_failing_at(LOCKS_PAGE, "workers = {"),),
+    ),
+    Fault(
+        "drop the lock timeout that one PostgreSQL transaction sets for itself",
+        (f"docs/{LOCKS_PAGE}",),
+        ("postgresql",),
+        drop_the_transactions_lock_timeout,
+        (_failing_at(LOCKS_PAGE, SET_LOCAL),),
     ),
     Fault(
         "create a table in PostgreSQL's public schema",
