@@ -303,7 +303,8 @@ def mutations(session: nox.Session) -> None:
     """Apply faults a contributor could make, one at a time, and check that each is caught
     on every database that should catch it (`-- WORD` runs the faults whose description
     has WORD)."""
-    install(session, "test", "postgresql", "mariadb")
+    # browser: one fault is caught by the browser tests, which run a chapter in Chromium
+    install(session, "test", "postgresql", "mariadb", "browser")
     with ExitStack() as stack:
         env = {}
         for database in URL_VARIABLES:
@@ -321,7 +322,8 @@ def repeat(session: nox.Session) -> None:
 
 @nox.session
 def browser(session: nox.Session) -> None:
-    """Build the site and test it in headless Chromium: loads, SQL tabs, copy, search, phones."""
+    """Build the site and test it in headless Chromium: loads, SQL tabs, copy, search, phones,
+    and every chapter run to its last block through its Run buttons."""
     install(session, "test", "docs", "browser")
     session.run(
         "pytest",

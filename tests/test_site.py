@@ -22,9 +22,20 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from harness import snapshots
 from harness.backends import with_versions
+from harness.browser_runs import (
+    differences,
+    python_worker,
+    run_chapters,
+    run_up_to,
+    scrypt_in_cpython,
+    scrypt_in_the_browser,
+    soonest_block,
+    with_sql_capture,
+)
 from harness.databases import BY_NAME
 from harness.page_scripts import page_blocks, page_script
 from harness.pages import DOCS, ROOT, pages
+from harness.run_in_browser import SITE_FOLDER, page_data
 from harness.site_browser import (
     DESKTOP,
     PHONE,
@@ -291,6 +302,81 @@ def test_a_chapter_offers_its_script_and_says_when_it_was_verified(reader, sourc
         ]
         assert with_versions(BY_NAME[verification.database], same_run) in facts
         assert f"(SQLAlchemy {verification.sqlalchemy}, Python {verification.python})" in facts
+
+
+def _with_sql_capture(route) -> None:
+    response = route.fetch()
+    route.fulfill(response=response, body=with_sql_capture(response.text()))
+
+
+CHAPTER_RUN_TEST = "test_a_chapter_runs_to_its_last_block_in_the_browser"
+
+
+@pytest.fixture(scope="module")
+def chapter_runs(reader, request):
+    """The chapters this session tests, each run to its last block in the browser, two at a
+    time, in tabs of their own (the machines have two cores, and a run uses one)."""
+    chosen = [
+        item.callspec.params["source"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == CHAPTER_RUN_TEST
+    ]
+    context = reader.page.context.browser.new_context(viewport=DESKTOP)
+    readers = [reader, Reader(context, reader.base_url)]
+    capture = f"**/{SITE_FOLDER}/run_blocks.py"
+    for each in readers:
+        each.page.context.route(capture, _with_sql_capture)
+    try:
+        yield run_chapters(readers, chosen, url_path)
+    finally:
+        reader.page.context.unroute(capture, _with_sql_capture)
+        context.close()
+
+
+# The first of these waits for every chapter's run (chapter_runs): pytest-timeout's 120 s
+# is for one test's own work.
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda page: f"{page.stem}-sqlite")
+def test_a_chapter_runs_to_its_last_block_in_the_browser(chapter_runs, source):
+    """The last Run button runs every block the browser runs, in Pyodide on SQLite: what each
+    printed and the SQL it sent are the page's and its snapshot's (``harness.browser_runs``).
+    Nothing is fetched before the click, and nothing from any other host."""
+    run = chapter_runs[source]
+    assert run.early == [], "the runtime was fetched before the first click on Run"
+    assert run.failed == [], f"Python did not start in the browser: {run.failed}"
+    problems = differences(source, run.runs)
+    assert not problems, "\n".join(problems)
+    assert run.outside_requests == [], "requests to hosts other than the local server"
+    assert run.problems == []
+
+
+def test_a_run_goes_on_between_clicks_hashes_as_cpython_and_ends_with_the_page(reader):
+    """A short run: the next Run runs the next block alone. Pyodide's hashlib has no scrypt;
+    the worker's, from @noble/hashes, gives CPython's digests for the pages' costs, through
+    the pages' own code, and refuses what CPython refuses. A link to a section of the page
+    keeps the run; leaving the page by the theme's instant navigation ends the worker."""
+    source, index = soonest_block(CHAPTERS, "def _scrypt(")
+    reader.visit(url_path(source))
+    runs, failed = run_up_to(reader.page, index)
+    assert failed == [] and [run.error for run in runs] == [None] * (index + 1)
+    assert scrypt_in_the_browser(reader.page) == scrypt_in_cpython()
+
+    more, _ = run_up_to(reader.page, index + 1)
+    assert [run.line for run in more] == [page_data(source, ROOT)["blocks"][index + 1]["line"]]
+
+    # The theme redraws the page for a link to one of its sections: the run stays, and shows.
+    worker, shown = python_worker(reader.page), reader.page.locator(".run-output").count()
+    reader.page.locator(".md-sidebar--secondary a.md-nav__link").last.click()
+    reader.page.wait_for_url("**#*")
+    reader.page.wait_for_function(
+        "shown => document.querySelectorAll('.run-output').length === shown", arg=shown
+    )
+    assert python_worker(reader.page) is worker
+
+    with worker.expect_event("close"):
+        reader.page.locator("a.md-footer__link--next").click()
+    assert python_worker(reader.page) is None
+    assert reader.problems == []
 
 
 @pytest.fixture(scope="module")

@@ -6,44 +6,40 @@
 // page ends the worker. Each block's result is also announced to the page as
 // a "run-in-browser:block" event, which the browser tests read.
 (() => {
-  let session = null;
+  // The run of the page, kept apart from the page's elements: the theme's
+  // instant navigation redraws the page for a link to one of its own sections.
+  let run = null;
+  let view = null; // the Run buttons of the page as drawn now
 
   function setUp() {
-    stop();
-    const page = document.querySelector(".run-in-browser");
-    if (!page) return;
-    const bars = Array.from(document.querySelectorAll(".run-block"), (marker, index) =>
-      bar(marker, index),
-    );
-    const note = document.createElement("p");
-    note.className = "run-in-browser-note";
-    note.textContent =
-      "Run, under each block, runs this page in your browser up to that block, on " +
-      "SQLite: a Python compiled to WebAssembly, fetched from this site on the first " +
-      "Run (about 9 MB), which sends nothing anywhere. For PostgreSQL or MariaDB, " +
-      "run the script above against your own server.";
-    document.querySelectorAll(".run-in-browser-note").forEach((old) => old.remove());
-    const facts = document.querySelector(".page-facts");
-    if (facts) facts.append(note);
-    page.runInBrowser = { bars, note, worker: page.dataset.worker, blocks: page.dataset.page };
+    const marker = document.querySelector(".run-in-browser");
+    if (run && (!marker || run.path !== location.pathname)) stop();
+    view = marker ? draw(marker) : null;
+    if (view) view.bars.forEach((_, index) => redraw(index));
   }
 
-  function bar(marker, index) {
-    marker.replaceChildren();
-    const run = button("Run", "Run this page's blocks up to this one, in your browser");
-    const reset = button("Reset", "Start this page's run over, with a fresh Python");
-    const status = document.createElement("span");
-    status.className = "run-status";
-    status.setAttribute("aria-live", "polite");
-    const output = document.createElement("div");
-    reset.hidden = true;
-    run.addEventListener("click", () => runTo(index));
-    reset.addEventListener("click", () => {
-      stop();
-      setUp();
+  function draw(marker) {
+    const bars = Array.from(document.querySelectorAll(".run-block"), (element, index) => {
+      element.replaceChildren();
+      const runButton = button("Run", "Run this page's blocks up to this one, in your browser");
+      const reset = button("Reset", "Start this page's run over, with a fresh Python");
+      const status = document.createElement("span");
+      status.className = "run-status";
+      status.setAttribute("aria-live", "polite");
+      const output = document.createElement("div");
+      runButton.addEventListener("click", () => runTo(index));
+      reset.addEventListener("click", () => {
+        stop();
+        setUp();
+      });
+      element.append(runButton, reset, status, output);
+      return { runButton, reset, status, output };
     });
-    marker.append(run, reset, status, output);
-    return { marker, run, reset, status, output };
+    document.querySelectorAll(".run-in-browser-note").forEach((old) => old.remove());
+    const note = document.createElement("p");
+    note.className = "run-in-browser-note";
+    document.querySelector(".page-facts")?.append(note);
+    return { bars, note, worker: marker.dataset.worker, blocks: marker.dataset.page };
   }
 
   function button(text, label) {
@@ -55,93 +51,101 @@
   }
 
   function stop() {
-    if (session) session.worker.terminate();
-    session = null;
+    if (run) run.worker.terminate();
+    run = null;
   }
 
   function runTo(index) {
-    const page = document.querySelector(".run-in-browser").runInBrowser;
-    if (!session) {
-      const worker = new Worker(new URL(page.worker, document.baseURI), { type: "module" });
-      session = { worker, page, next: 0, target: -1, ready: false, busy: false, stopped: false };
+    if (!run) {
+      const worker = new Worker(new URL(view.worker, document.baseURI), { type: "module" });
+      run = { worker, path: location.pathname, results: [], target: -1, busy: false };
       worker.onmessage = ({ data }) => received(data);
       worker.onerror = (event) => failed(event.message || "the worker could not start");
-      worker.postMessage({ type: "start", page: new URL(page.blocks, document.baseURI).href });
-      page.bars.forEach((item) => (item.reset.hidden = false));
+      worker.postMessage({ type: "start", page: new URL(view.blocks, document.baseURI).href });
     }
-    if (session.stopped || index <= session.target) return;
-    for (let i = session.target + 1; i <= index; i++) {
-      const item = page.bars[i];
-      item.run.disabled = true;
-      item.status.textContent = session.ready
-        ? "Waiting for the blocks above"
-        : "Starting Python in your browser";
-    }
-    session.target = index;
+    if (run.stopped || index <= run.target) return;
+    run.target = index;
     pump();
+    view.bars.forEach((_, i) => redraw(i));
   }
 
   function pump() {
-    if (!session.ready || session.busy || session.next > session.target) return;
-    session.busy = true;
-    session.page.bars[session.next].status.textContent = "Running";
-    session.worker.postMessage({ type: "run", index: session.next });
+    const next = run.results.length;
+    if (!run.versions || run.busy || run.stopped || next > run.target) return;
+    run.busy = true;
+    run.worker.postMessage({ type: "run", index: next });
   }
 
   function received(data) {
     if (data.type === "ready") {
-      session.ready = true;
-      session.page.note.textContent += ` Here: Python ${data.python}, SQLite ${data.sqlite}.`;
+      run.versions = data;
       announce("ready", data);
-      pump();
     } else if (data.type === "block") {
-      show(session.page.bars[data.index], data);
+      run.results[data.index] = data;
+      run.busy = false;
+      if (data.error) run.stopped = `the error under the block at line ${data.line}`;
       announce("block", data);
-      session.busy = false;
-      session.next = data.index + 1;
-      if (data.error) halt(data.index, `the error under the block at line ${data.line}`);
-      else pump();
     } else if (data.type === "failed") {
-      failed(data.message);
+      return failed(data.message);
     }
+    pump();
+    view.bars.forEach((_, i) => redraw(i));
   }
 
   function failed(message) {
-    const { page, next } = session;
-    page.bars[next].output.replaceChildren(box("Python could not start in this browser", message));
-    page.bars[next].status.textContent = "";
-    page.bars[next].run.disabled = true;
+    run.failure = message;
+    run.stopped = "this error";
     announce("failed", { message });
-    halt(next, "this error");
+    view.bars.forEach((_, i) => redraw(i));
   }
 
-  // After an error, the blocks below say where the run stopped; Reset starts over.
-  function halt(index, where) {
-    session.stopped = true;
-    session.page.bars.forEach((item, i) => {
-      if (i <= index) return;
-      item.run.disabled = true;
-      item.status.textContent = `Not run: the run stopped at ${where}. Reset starts over.`;
-    });
-  }
-
-  function show(item, result) {
-    item.status.textContent = "";
-    let text;
-    if (result.examples) {
-      text = result.examples
-        .map(({ source, printed }) => prompted(source) + printed)
-        .join("");
-    } else {
-      text = result.printed;
+  // One block's button, status and output, from the run as it stands.
+  function redraw(index) {
+    const bar = view.bars[index];
+    const result = run && run.results[index];
+    const failedHere = Boolean(run && run.failure && index === run.results.length);
+    bar.reset.hidden = !run;
+    bar.runButton.disabled = Boolean(run && (index <= run.target || run.stopped));
+    bar.status.textContent = result || failedHere ? "" : status(index);
+    const output = result || (failedHere ? run.failure : null);
+    if (bar.drawn !== output) {
+      bar.drawn = output;
+      if (result) bar.output.replaceChildren(shown(result));
+      else if (failedHere) bar.output.replaceChildren(box("Python could not start here", output));
+      else bar.output.replaceChildren();
     }
+    if (index === 0) view.note.textContent = note();
+  }
+
+  function status(index) {
+    if (!run) return "";
+    if (run.stopped) return `Not run: the run stopped at ${run.stopped}. Reset starts over.`;
+    if (index > run.target) return "";
+    if (!run.versions) return "Starting Python in your browser";
+    return index === run.results.length ? "Running" : "Waiting for the blocks above";
+  }
+
+  function note() {
+    let text =
+      "Run, under each block, runs this page in your browser up to that block, on " +
+      "SQLite: a Python compiled to WebAssembly, fetched from this site on the first " +
+      "Run (about 9 MB), which sends nothing anywhere. For PostgreSQL or MariaDB, " +
+      "run the script above against your own server.";
+    if (run && run.versions) text += ` Here: Python ${run.versions.python}, SQLite ${run.versions.sqlite}.`;
+    return text;
+  }
+
+  function shown(result) {
+    let text = result.examples
+      ? result.examples.map(({ source, printed }) => prompted(source) + printed).join("")
+      : result.printed;
     text += result.stderr;
     let title = text ? "Printed in your browser" : "Ran in your browser, and printed nothing";
     if (result.error) {
       title = "Stopped here, with this error, in your browser";
       text += result.error;
     }
-    item.output.replaceChildren(box(title, text));
+    return box(title, text);
   }
 
   function prompted(source) {

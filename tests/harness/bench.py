@@ -8,10 +8,13 @@ a contributor feels. The site build is timed too.
 
 Then the built site is measured as a reader gets it, served gzip-compressed on
 localhost as a static host serves it, in the system's headless Chromium: the
-bytes and requests of a first visit to each page, with an empty cache, and the
-Lighthouse scores of three representative pages (the home page, a chapter of
-average length, and the longest chapter). Lighthouse comes from npm, pinned.
-The targets are a performance score of 95 or more and an accessibility of 100.
+bytes and requests of a first visit to each page, with an empty cache; what
+the first press of a Run button costs (``harness.run_in_browser``): the bytes
+fetched and the time until the block's output shows, the median of several
+fresh browsers; and the Lighthouse scores of three representative pages (the
+home page, a chapter of average length, and the longest chapter). Lighthouse
+comes from npm, pinned. The targets are a performance score of 95 or more and
+an accessibility of 100.
 
 Run with ``nox -s bench``; ``python -m harness.bench floor sqlite`` runs the
 floor alone, and ``python -m harness.bench site`` the reader's side alone.
@@ -104,6 +107,10 @@ def main() -> None:
         print_reader_costs(Path(site))
 
 
+#: The chapter whose first Run button is pressed, in this many fresh browsers.
+FIRST_RUN_PAGE = "engine/"
+FIRST_RUN_BROWSERS = 3
+
 #: Pinned, so that scores from different days are comparable.
 LIGHTHOUSE = "lighthouse@12.8.2"
 LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
@@ -123,6 +130,7 @@ def print_reader_costs(site: Path) -> None:
             for path in site_pages(site):
                 requests, transferred = first_visit(browser, urljoin(base_url, path))
                 print(f"{'/' + path:<28}{requests:>9}{transferred / 1024:>9.0f}")
+        print_first_run(urljoin(base_url, FIRST_RUN_PAGE))
         if shutil.which("npx") is None:
             print("\nLighthouse: not measured, npx (Node.js) is not installed")
             return
@@ -152,6 +160,48 @@ def first_visit(browser, url: str) -> tuple[int, int]:
             sizes = request.sizes()
             transferred += sizes["responseHeadersSize"] + sizes["responseBodySize"]
         return len(responses), transferred
+    finally:
+        context.close()
+
+
+def print_first_run(url: str) -> None:
+    """The median cost of a chapter's first Run, from the click to the block's output."""
+    from harness.site_browser import chromium
+
+    runs = []
+    for _ in range(FIRST_RUN_BROWSERS):
+        with chromium() as browser:
+            runs.append(first_run(browser, url))
+    requests, transferred, seconds = (statistics.median(each) for each in zip(*runs, strict=True))
+    print(
+        f"\nfirst Run on /{FIRST_RUN_PAGE}, to the first block's output "
+        f"(median of {FIRST_RUN_BROWSERS} fresh browsers): {requests:.0f} requests, "
+        f"{transferred / 2**20:.1f} MiB, {seconds:.1f} s"
+    )
+
+
+def first_run(browser, url: str) -> tuple[int, int, float]:
+    """Requests, bytes (headers and compressed bodies) and seconds from the click on the
+    first Run button of ``url`` to its block's output, in a new context (empty cache)."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(url, wait_until="networkidle")
+        finished = []
+        context.on("requestfinished", lambda request: finished.append(request))
+        page.evaluate(
+            "() => { window.firstOutput = new Promise((resolve) => document.addEventListener("
+            "'run-in-browser:block', resolve, { once: true })); }"
+        )
+        started = time.perf_counter()
+        page.locator(".run-block > button:visible").first.click()
+        page.evaluate("() => window.firstOutput.then(() => true)")
+        seconds = time.perf_counter() - started
+        transferred = 0
+        for request in finished:
+            sizes = request.sizes()
+            transferred += sizes["responseHeadersSize"] + sizes["responseBodySize"]
+        return len(finished), transferred, seconds
     finally:
         context.close()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import snapshots
@@ -148,6 +148,11 @@ def run_up_to(reader_page, index: int) -> tuple[list[BlockRun], list[str]]:
     Returns each block that click ran, and why the browser's Python could not start, if it
     could not.
     """
+    return _announced(reader_page, index, _press(reader_page, index))
+
+
+def _press(reader_page, index: int) -> int:
+    """Press the ``index``-th Run button; returns how many announcements came before."""
     before = reader_page.evaluate(_LISTEN)
     button = reader_page.locator(".run-block > button", has_text=re.compile("^Run$")).nth(index)
     # A block in a collapsed box ("The models so far") is run as a reader would: after opening it.
@@ -156,11 +161,73 @@ def run_up_to(reader_page, index: int) -> tuple[list[BlockRun], list[str]]:
         " box = box.parentElement.closest('details')) box.open = true; }"
     )
     button.click()
+    return before
+
+
+def _announced(reader_page, index: int, before: int) -> tuple[list[BlockRun], list[str]]:
     reader_page.wait_for_function(_FINISHED, arg=index, timeout=TIMEOUT_SECONDS * 1000)
     announced = reader_page.evaluate("window.runsInBrowser")[before:]
     runs = [BlockRun.announced(item) for item in announced if item["kind"] == "block"]
     failed = [item["message"] for item in announced if item["kind"] == "failed"]
     return runs, failed
+
+
+@dataclass
+class ChapterRun:
+    """A chapter run to its last block in a tab of its own, and what that tab saw go wrong."""
+
+    runs: list[BlockRun] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # why Python could not start
+    early: list[str] = field(default_factory=list)  # the runtime's files fetched before Run
+    outside_requests: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # console errors, failed requests
+
+
+def run_chapters(readers: list, chapters: list[Path], address) -> dict[Path, ChapterRun]:
+    """Each chapter run to its last block, as many at once as there are ``readers`` (tabs).
+
+    A reader has ``page``, ``visit(path)``, ``outside_requests`` and ``problems``, as
+    the browser tests' ``Reader`` has; ``address(chapter)`` is the chapter's path on
+    the site. A run that does not finish in time is a problem of its chapter.
+    """
+    results: dict[Path, ChapterRun] = {}
+    waiting, idle, busy = list(chapters), list(readers), []
+    while waiting or busy:
+        while idle and waiting:
+            reader, chapter = idle.pop(0), waiting.pop(0)
+            busy.append((reader, chapter, *_start(reader, chapter, address(chapter))))
+        reader, chapter, result, last, before = busy.pop(0)  # the one that started first
+        try:
+            if last is not None:
+                result.runs, result.failed = _announced(reader.page, last, before)
+        except Exception as error:  # noqa: BLE001 - reported as the chapter's problem
+            result.problems.append(f"the run did not finish: {error}")
+        result.outside_requests += reader.outside_requests
+        result.problems += reader.problems
+        results[chapter] = result
+        idle.append(reader)
+    return results
+
+
+def _start(reader, chapter: Path, address: str) -> tuple[ChapterRun, int | None, int]:
+    """Open ``chapter`` and press its last Run button; nothing of the runtime before that."""
+    result = ChapterRun()
+    requested: list[str] = []
+
+    def record(request) -> None:
+        requested.append(request.url)
+
+    reader.page.on("request", record)
+    try:
+        reader.visit(address)
+        result.early = [url for url in requested if f"/{SITE_FOLDER}/" in url]
+        last = len(page_data(chapter, ROOT)["blocks"]) - 1
+        return result, last, _press(reader.page, last)
+    except Exception as error:  # noqa: BLE001 - reported as the chapter's problem
+        result.problems.append(f"the run could not start: {error}")
+        return result, None, 0
+    finally:
+        reader.page.remove_listener("request", record)
 
 
 def soonest_block(pages: list[Path], text: str) -> tuple[Path, int]:

@@ -288,6 +288,19 @@ def move_a_block_out_of_its_tab(project: Path) -> None:
     path.write_text(text[:tab] + dedented + text[block.fence.end :])
 
 
+def unmark_a_block_the_browser_cannot_run(project: Path) -> None:
+    """The Engine chapter's thread demonstration, left for the browser to run."""
+    path = _page(project, "engine.md")
+    text, count = re.subn(
+        r'<!-- not in the browser: next "[^"]*thread[^"]*" -->\n\n', "", path.read_text(), count=1
+    )
+    if not count:
+        raise LookupError(
+            "engine.md marks no thread block as not in the browser: update this fault"
+        )
+    path.write_text(text)
+
+
 def delete_the_last_block(project: Path) -> None:
     block = _blocks(project, "engine.md")[-1]
     path = _page(project, "engine.md")
@@ -701,6 +714,18 @@ FAULTS = [
         (_on_page("querying.md"),),
     ),
     Fault(
+        "leave a block that only CPython can run (it starts a thread) unmarked for the browser",
+        (
+            "tests/test_site.py::test_a_chapter_runs_to_its_last_block_in_the_browser[engine-sqlite]",
+        ),
+        ("sqlite",),
+        unmark_a_block_the_browser_cannot_run,
+        (
+            r"docs/engine\.md, line \d+ \[sqlite, in the browser\]: the block failed in the "
+            r"browser:\n(?:.*\n)*?.*RuntimeError: can't start new thread",
+        ),
+    ),
+    Fault(
         "delete a page's last block, which sends no SQL",
         ("docs/engine.md",),
         TEXT,
@@ -853,17 +878,26 @@ FAULTS = [
     ),
 ]
 
-COPIED = ["docs", "examples", "tests", "mkdocs.yml", "pyproject.toml"]
+COPIED = ["docs", "examples", "tests", "mkdocs.yml", "pyproject.toml", "uv.lock"]
+#: What the site build installs and downloads for the Run buttons: linked, not copied.
+LINKED = ["tests/run-in-browser/node_modules", "tests/run-in-browser/wheels"]
 
 
 def copy_project(destination: Path) -> None:
+    linked = {ROOT / name for name in LINKED}
+
+    def ignored(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if n == "__pycache__" or Path(folder) / n in linked]
+
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
-            ignored = shutil.ignore_patterns("__pycache__")
             shutil.copytree(source, destination / name, ignore=ignored)
         else:
             shutil.copy(source, destination / name)
+    for name in LINKED:
+        if (ROOT / name).exists():
+            (destination / name).symlink_to(ROOT / name)
 
 
 def _failed(output: str) -> list[str]:
