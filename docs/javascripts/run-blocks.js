@@ -35,10 +35,9 @@
       element.append(runButton, reset, status, output);
       return { runButton, reset, status, output };
     });
-    document.querySelectorAll(".run-in-browser-note").forEach((old) => old.remove());
-    const note = document.createElement("p");
-    note.className = "run-in-browser-note";
-    document.querySelector(".page-facts")?.append(note);
+    const note = marker.querySelector(".run-versions") || document.createElement("span");
+    note.className = "run-versions";
+    marker.lastElementChild.append(note);
     return { bars, note, worker: marker.dataset.worker, blocks: marker.dataset.page };
   }
 
@@ -114,7 +113,7 @@
       else if (failedHere) bar.output.replaceChildren(box("Python could not start here", output));
       else bar.output.replaceChildren();
     }
-    if (index === 0) view.note.textContent = note();
+    if (index === 0) view.note.textContent = versions();
   }
 
   function status(index) {
@@ -125,14 +124,10 @@
     return index === run.results.length ? "Running" : "Waiting for the blocks above";
   }
 
-  function note() {
-    let text =
-      "Run, under each block, runs this page in your browser up to that block, on " +
-      "SQLite: a Python compiled to WebAssembly, fetched from this site on the first " +
-      "Run (about 9 MB), which sends nothing anywhere. For PostgreSQL or MariaDB, " +
-      "run the script above against your own server.";
-    if (run && run.versions) text += ` Here: Python ${run.versions.python}, SQLite ${run.versions.sqlite}.`;
-    return text;
+  // Said after the line under the title (tests/harness/run_in_browser.py) once Python runs.
+  function versions() {
+    if (!run || !run.versions) return "";
+    return ` Here: Python ${run.versions.python}, SQLite ${run.versions.sqlite}.`;
   }
 
   function shown(result) {

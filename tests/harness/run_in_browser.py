@@ -18,10 +18,11 @@ under ``run-in-browser/``, beside the worker's own code (``docs/run-in-browser/`
   same reading of the page as the tests (``harness.page_scripts``).
 
 Under each of those blocks it leaves a mark where docs/javascripts/run-blocks.js
-puts the Run button. A block that cannot run in a browser (it starts a thread,
-a second process, a server) says why in a comment before it,
-``<!-- not in the browser: next "why" -->``, and the site shows the reason
-under it. The browser tests (``tests/test_site.py``) run every chapter to its
+puts the Run button, and under the chapter's title a line on what runs where
+(``NOTE``), with the addresses the script needs. A block that cannot run in a
+browser (it starts a thread, a second process, a server) says why in a comment
+before it, ``<!-- not in the browser: next "why" -->``, and the site shows the
+reason under it. The browser tests (``tests/test_site.py``) run every chapter to its
 last block through those buttons (``harness.browser_runs``).
 
 The npm packages are installed (``npm ci``) and the wheels downloaded when the
@@ -62,7 +63,16 @@ PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_s
 #: The module of @noble/hashes that the worker imports; what it imports comes along.
 NOBLE_ENTRY = "scrypt.js"
 
+#: Under the chapter's title, beside what render_sql_tabs says there: what runs where.
+NOTE = (
+    "Run, under each block, runs this page in your browser up to that block, on SQLite: "
+    "a Python compiled to WebAssembly, fetched from this site on the first Run (about "
+    "9 MB), which sends nothing anywhere. For PostgreSQL or MariaDB, run the script above "
+    "against your own server."
+)
+
 _STAMP = ".installed-from-lock"  # in node_modules: the digest of the lock it was installed from
+_TITLE = re.compile(r"^# .+\n", re.MULTILINE)
 _IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?\bfrom\s+["'](\./[^"']+)["']""", re.M)
 
 
@@ -309,12 +319,16 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             continue
         end = block.fence.end
         markdown = f"{markdown[:end]}\n{block.fence.indent}{shown}\n{markdown[end:]}"
-    if runnable:
+    title = _TITLE.search(markdown)
+    if runnable and title:
         here = page.file.url
         worker = get_relative_url(f"{SITE_FOLDER}/worker.mjs", here)
         data = get_relative_url(page_data_path(source, Path(config["docs_dir"])), here)
-        markdown += (
-            f'\n\n<div class="run-in-browser" data-worker="{worker}" data-page="{data}" '
-            "hidden></div>\n"
+        # In the page from the start, so that nothing moves when the script starts;
+        # render_sql_tabs puts its box between the title and this.
+        note = (
+            f'\n<div class="run-in-browser" data-worker="{worker}" '
+            f'data-page="{data}" markdown>\n\n{NOTE}\n\n</div>\n'
         )
+        markdown = markdown[: title.end()] + note + markdown[title.end() :]
     return markdown
