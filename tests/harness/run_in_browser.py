@@ -325,10 +325,11 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         worker = get_relative_url(f"{SITE_FOLDER}/worker.mjs", here)
         data = get_relative_url(page_data_path(source, Path(config["docs_dir"])), here)
         # In the page from the start, so that nothing moves when the script starts;
-        # render_sql_tabs puts its box between the title and this.
+        # render_sql_tabs puts its box between the title and this. Not searched:
+        # every chapter says it.
         note = (
             f'\n<div class="run-in-browser" data-worker="{worker}" '
-            f'data-page="{data}" markdown>\n\n{NOTE}\n\n</div>\n'
+            f'data-page="{data}" data-search-exclude markdown>\n\n{NOTE}\n\n</div>\n'
         )
         markdown = markdown[: title.end()] + note + markdown[title.end() :]
     return markdown
