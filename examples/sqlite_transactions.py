@@ -52,8 +52,12 @@ def _begin_for_sqlalchemy(connection) -> None:
     # SQLAlchemy is beginning a transaction: begin it in SQLite too. Sent on
     # the driver's own connection, the BEGIN stays out of SQLAlchemy's log and
     # statement events, as the BEGIN of other drivers does. The driver still
-    # sends COMMIT and ROLLBACK while a transaction is open.
-    connection.connection.driver_connection.execute("BEGIN")
+    # sends COMMIT and ROLLBACK while a transaction is open. A cursor of the
+    # DBAPI connection sends it for sqlite3, and for aiosqlite too, whose
+    # connection SQLAlchemy adapts to the same interface (the Async chapter).
+    cursor = connection.connection.dbapi_connection.cursor()
+    cursor.execute("BEGIN")
+    cursor.close()
 
 
 # --8<-- [end:recipe]

@@ -25,6 +25,12 @@ for _module in (
     "sqlalchemy.dialects.postgresql.psycopg",
     "pymysql",
     "sqlalchemy.dialects.mysql.pymysql",
+    # the asyncio drivers, their dialects, and what SQLAlchemy's asyncio extension needs
+    "aiosqlite",
+    "sqlalchemy.dialects.sqlite.aiosqlite",
+    "aiomysql",
+    "sqlalchemy.dialects.mysql.aiomysql",
+    "sqlalchemy.ext.asyncio",
 ):
     with contextlib.suppress(ImportError):  # a test session may lack that driver
         importlib.import_module(_module)

@@ -337,3 +337,44 @@ def test_output_is_read_under_the_line_it_names_with_doctest_and_exactly():
     assert matches(Shown(9, "x ...\n", as_doctest=True), sections[9])
     assert not matches(Shown(9, "x y", as_doctest=False), sections[9])
     assert matches(Shown(9, "x  y", as_doctest=False), sections[9])
+
+
+AWAITING = """\
+```python
+import asyncio
+
+async def later(value):
+    await asyncio.sleep(0)
+    return value
+
+answer = await later(6 * 7)
+```
+
+```python
+>>> await later("shown")
+'shown'
+>>> for name in ["loop"]:
+...     await later(name)
+'loop'
+```
+"""
+
+
+def test_a_page_whose_blocks_await_runs_as_one_coroutine(tmp_path):
+    script = fixture_script(tmp_path, AWAITING)
+    code = code_of(script)
+    assert code.startswith("\n\nimport asyncio\n\n\nasync def main():\n")
+    assert "\n    # docs/page.md, line 3\n    import os\n" in code
+    assert "\n    answer = await later(6 * 7)\n" in code
+    assert '\n    page_line(22)\n    display(await later("shown"))\n' in code
+    assert code.endswith("\n\nasyncio.run(main())\n")
+    assert 'pip install "sqlalchemy[asyncio]>=2.1,<2.2" aiosqlite\n' in script.text
+    assert 'pip install "sqlalchemy[asyncio]>=2.1,<2.2" aiomysql\n' in script.text
+    result = run_on_sqlite(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "--- page.md, line 22\n'shown'\n--- page.md, line 24\n'loop'\n"
+
+
+def test_a_page_that_awaits_may_not_call_anything_main(tmp_path):
+    with pytest.raises(PageError, match=r"docs/page.md, line 11: the name main is"):
+        fixture_script(tmp_path, "```python\nasync def main():\n    pass\n\nawait main()\n```\n")

@@ -25,6 +25,9 @@ class Backend:
     #: What a reader installs with pip for the driver, and the URL they set, for scripts.
     pip_package: str | None = None
     reader_url: str | None = None
+    #: What a reader installs with pip for the asyncio driver of the Async chapter, which
+    #: finds it from the URL they set (``sqlalchemy[asyncio]`` comes besides).
+    async_pip_package: str | None = None
     #: The server versions every page is verified on, oldest first, as
     #: :func:`major` names them; the newest is the one a throwaway server runs.
     versions: tuple[str, ...] = ()
@@ -38,7 +41,9 @@ class Backend:
     container_options: dict[str, str] = field(default_factory=dict, hash=False)
 
 
-SQLITE = Backend("sqlite", "SQLite", None, "sqlite://", ("sqlite",), None)
+SQLITE = Backend(
+    "sqlite", "SQLite", None, "sqlite://", ("sqlite",), None, async_pip_package="aiosqlite"
+)
 POSTGRESQL = Backend(
     "postgresql",
     "PostgreSQL",
@@ -49,6 +54,7 @@ POSTGRESQL = Backend(
     driver="psycopg",
     pip_package="psycopg[binary]",
     reader_url="postgresql+psycopg://USER@HOST:5432/DATABASE",
+    async_pip_package="psycopg[binary]",  # psycopg's own async mode
     versions=("15", "17"),
     container_image="postgres:{version}",
     standin_image="tutorial-standin/postgres:{version}",
@@ -65,6 +71,7 @@ MARIADB = Backend(
     driver="pymysql",
     pip_package="pymysql",
     reader_url="mysql+pymysql://USER@HOST:3306/DATABASE",
+    async_pip_package="aiomysql",  # built on PyMySQL
     versions=("10.11", "11.8"),
     container_image="mariadb:{version}",
     standin_image="tutorial-standin/mariadb:{version}",

@@ -13,6 +13,13 @@ what the drivers send of their own accord:
 - MariaDB (PyMySQL): ``Connection._execute_command``, which carries every
   query, already interpolated by PyMySQL, as the server receives it.
 
+The asyncio drivers of the Async chapter are tapped at the same places: psycopg's
+async connections and cursors share those methods with the others; aiomysql,
+built on PyMySQL, has a ``_execute_command`` of its own, a coroutine; aiosqlite
+runs ``sqlite3`` in a thread of its own per connection, and each call it hands
+that thread carries the context of the task that made it, so its statements are
+the block's and the task's like any other.
+
 Each statement is attributed to the database that received it: the page's own
 database first, then, under a labelled header, any other database a block
 reached through an engine of its own (an in-memory SQLite engine, say). The
@@ -20,12 +27,23 @@ statements a connection sends while the pool opens it (SQLAlchemy's first look
 at the server, the page's ``connect`` listeners) are indented under a header,
 and the ``ROLLBACK`` with which the pool resets a returned connection is
 labelled, so that neither is mistaken for the block's own work.
+
+Statements that asyncio tasks sent while they ran at the same time interleave
+in an order that depends on the network and the machine, never twice alike. So
+when a block's statements come from several tasks of a loop the page runner
+tracks (``track_tasks``), each task's statements are listed together, under a
+header naming the task, in the order the tasks were created, at the point where
+the task that created them was waiting for them; within a task, and for a
+block run by one task or none, the order is the order of sending.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime
 import functools
+import itertools
 import json
 import os
 import re
@@ -69,6 +87,39 @@ class _Statement:
     phase: str
     text: str
     parameters: str | None = None
+    task: _Task | None = None  # the task of a tracked loop that sent it, if one did
+
+
+@dataclass(eq=False)
+class _Task:
+    """An asyncio task of a tracked loop: the task that created it, and when it ran.
+
+    ``created`` and ``done`` are ticks of one clock, so they also rank tasks by
+    their creation. The tasks a loop creates outside any task (the one that runs
+    a block, say) are the children of a task that stands for the loop itself.
+    """
+
+    parent: _Task | None
+    created: int = 0
+    done: float = float("inf")
+    children: list[_Task] = field(default_factory=list)
+
+    def ran_beside_a_sibling(self) -> bool:
+        """Whether another task of the same parent was running while this one was."""
+        siblings = self.parent.children if self.parent is not None else []
+        return any(
+            sibling is not self and sibling.created < self.done and self.created < sibling.done
+            for sibling in siblings
+        )
+
+    def as_shown(self) -> _Task | None:
+        """The task whose statements these are shown as: itself if it ran beside a sibling,
+        else its parent's, up to the loop's (None), so that a task a block awaits alone
+        (``asyncio.shield()``'s, say) is no task of its own in the box."""
+        task = self
+        while task.parent is not None and not task.ran_beside_a_sibling():
+            task = task.parent
+        return task if task.parent is not None else None
 
 
 @dataclass
@@ -78,7 +129,17 @@ class _Capture:
 
 
 _captures: list[_Capture] = []  # the capture of the block running now
-_local = threading.local()  # .connecting: the pool is opening a connection in this thread
+#: True while the pool opens a connection in this thread, or in this asyncio task (a
+#: context variable, so that one task's checkout never ends another's opening).
+_connecting: contextvars.ContextVar[bool] = contextvars.ContextVar("connecting", default=False)
+#: The task on whose behalf aiosqlite's thread runs a call (its own thread has none).
+_sending_task: contextvars.ContextVar[asyncio.Task | None] = contextvars.ContextVar(
+    "sending_task", default=None
+)
+#: Each task of a tracked loop, and each tracked loop, as the capture knows them.
+_tasks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_clock = itertools.count()
 _install_lock = threading.Lock()
 _installed = False
 # sqlite3 connections take no weak references and no attributes: keyed by id,
@@ -89,20 +150,47 @@ _driver_connections: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _record(connection: _Connection, text: str, parameters: str | None = None) -> None:
     if _captures:
-        _captures[-1].statements.append(_Statement(connection, connection.phase, text, parameters))
+        task = _known_task(_current_task())
+        statement = _Statement(connection, connection.phase, text, parameters, task)
+        _captures[-1].statements.append(statement)
+
+
+def _known_task(task: asyncio.Task | None) -> _Task | None:
+    return _tasks.get(task) if task is not None else None
+
+
+def _current_task() -> asyncio.Task | None:
+    task = _sending_task.get()
+    if task is not None:
+        return task
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no loop runs in this thread
+        return None
 
 
 def _new_connection(database: tuple, shown: str, pid: int | None = None) -> _Connection:
-    connecting = getattr(_local, "connecting", False)
-    return _Connection(database, shown, "connecting" if connecting else "open", pid)
+    return _Connection(database, shown, "connecting" if _connecting.get() else "open", pid)
+
+
+def _driver(dbapi_connection):
+    """The connection the capture knows, for what the pool holds.
+
+    An asyncio driver's connection reaches the pool inside SQLAlchemy's adapter,
+    and aiosqlite's holds the sqlite3 connection that its thread works on.
+    """
+    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    inner = getattr(driver, "_connection", None)
+    return inner if isinstance(inner, sqlite3.Connection) else driver
 
 
 def _known(dbapi_connection) -> _Connection | None:
-    found = _sqlite_connections.get(id(dbapi_connection))
-    if found is not None and found[0] is dbapi_connection:
+    driver = _driver(dbapi_connection)
+    found = _sqlite_connections.get(id(driver))
+    if found is not None and found[0] is driver:
         return found[1]
     try:
-        return _driver_connections.get(dbapi_connection)
+        return _driver_connections.get(driver)
     except TypeError:
         return None
 
@@ -140,6 +228,38 @@ def _install_sqlite() -> None:
 
 def _sqlite_trace(connection: _Connection, statement: str) -> None:
     _record(connection, statement.strip())
+
+
+def _install_aiosqlite() -> None:
+    """aiosqlite's thread opens the connection and runs each call in the caller's context.
+
+    The context, copied when the call is made, tells the trace callback in that
+    thread which task sent the statement and whether the pool is opening the
+    connection, as it would know in the caller's own thread.
+    """
+    try:
+        from aiosqlite import core
+    except ImportError:
+        return
+    original_init = core.Connection.__init__
+    original_execute = core.Connection._execute
+
+    @functools.wraps(original_init)
+    def __init__(self, connector, *args, **kwargs):
+        original_init(self, _in_callers_context(connector), *args, **kwargs)
+
+    @functools.wraps(original_execute)
+    async def _execute(self, fn, *args, **kwargs):
+        return await original_execute(self, _in_callers_context(fn), *args, **kwargs)
+
+    core.Connection.__init__ = __init__
+    core.Connection._execute = _execute
+
+
+def _in_callers_context(function):
+    context = contextvars.copy_context()
+    context.run(_sending_task.set, _current_task())
+    return functools.partial(context.run, function)
 
 
 # PostgreSQL through psycopg 3 -------------------------------------------------
@@ -242,35 +362,59 @@ def _pg_binary_as_text(conn, data: bytes, oid: int) -> str:
 def _install_pymysql() -> None:
     try:
         from pymysql.connections import Connection
-        from pymysql.constants import COMMAND
     except ImportError:
         return
     original = Connection._execute_command
 
-    def on(conn) -> _Connection:
-        known = _driver_connections.get(conn)
-        if known is None:
-            database = conn.db.decode() if isinstance(conn.db, bytes) else conn.db
-            key = ("mariadb", conn.host, str(conn.port), database or "")
-            shown = f"mysql://{conn.host}:{conn.port}/{database or ''}"
-            known = _driver_connections[conn] = _new_connection(key, shown)
-        return known
-
     @functools.wraps(original)
     def execute_command(self, command, sql):
         if _captures and self._sock is not None:
-            if command == COMMAND.COM_QUERY:
-                text = sql if isinstance(sql, str) else bytes(sql).decode(self.encoding, "replace")
-                if not _set_by_the_harness(self, text):
-                    _record(on(self), text)
-            elif command == COMMAND.COM_PING:
-                _record(on(self), "-- a ping (COM_PING), not a statement")
-            elif command == COMMAND.COM_INIT_DB:
-                name = sql if isinstance(sql, str) else bytes(sql).decode(self.encoding)
-                _record(on(self), f"-- switch to database {name} (COM_INIT_DB)")
+            _mysql_command(self, command, sql, self.encoding)
         return original(self, command, sql)
 
     Connection._execute_command = execute_command
+
+
+def _install_aiomysql() -> None:
+    """aiomysql's connection sends every command through a coroutine of its own."""
+    try:
+        from aiomysql.connection import Connection
+    except ImportError:
+        return
+    original = Connection._execute_command
+
+    @functools.wraps(original)
+    async def execute_command(self, command, sql):
+        if _captures and self._writer is not None:
+            _mysql_command(self, command, sql, self._encoding)
+        return await original(self, command, sql)
+
+    Connection._execute_command = execute_command
+
+
+def _mysql_command(conn, command: int, sql, encoding: str) -> None:
+    """Record a command PyMySQL or aiomysql is about to send to MariaDB."""
+    from pymysql.constants import COMMAND
+
+    if command == COMMAND.COM_QUERY:
+        text = sql if isinstance(sql, str) else bytes(sql).decode(encoding, "replace")
+        if not _set_by_the_harness(conn, text):
+            _record(_mysql_connection(conn), text)
+    elif command == COMMAND.COM_PING:
+        _record(_mysql_connection(conn), "-- a ping (COM_PING), not a statement")
+    elif command == COMMAND.COM_INIT_DB:
+        name = sql if isinstance(sql, str) else bytes(sql).decode(encoding)
+        _record(_mysql_connection(conn), f"-- switch to database {name} (COM_INIT_DB)")
+
+
+def _mysql_connection(conn) -> _Connection:
+    known = _driver_connections.get(conn)
+    if known is None:
+        database = conn.db.decode() if isinstance(conn.db, bytes) else conn.db
+        key = ("mariadb", conn.host, str(conn.port), database or "")
+        shown = f"mysql://{conn.host}:{conn.port}/{database or ''}"
+        known = _driver_connections[conn] = _new_connection(key, shown)
+    return known
 
 
 def _set_by_the_harness(conn, text: str) -> bool:
@@ -292,10 +436,10 @@ def _install_pool_events() -> None:
     from sqlalchemy.pool import Pool
 
     def do_connect(dialect, connection_record, cargs, cparams):
-        _local.connecting = True
+        _connecting.set(True)
 
     def checkout(dbapi_connection, connection_record, connection_proxy):
-        _local.connecting = False
+        _connecting.set(False)
         connection = _known(dbapi_connection)
         if connection is not None:
             connection.phase = "open"
@@ -311,7 +455,7 @@ def _install_pool_events() -> None:
             connection.phase = "open"
 
     def close(dbapi_connection, connection_record):
-        _sqlite_connections.pop(id(dbapi_connection), None)
+        _sqlite_connections.pop(id(_driver(dbapi_connection)), None)
 
     event.listen(Dialect, "do_connect", do_connect)
     event.listen(Pool, "checkout", checkout)
@@ -328,10 +472,68 @@ def install() -> None:
         if _installed:
             return
         _install_sqlite()
+        _install_aiosqlite()
         _install_psycopg()
         _install_pymysql()
+        _install_aiomysql()
         _install_pool_events()
         _installed = True
+
+
+def track_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Note, for each task ``loop`` creates, the task that created it and when it ran.
+
+    The capture lists the statements of tasks that ran at the same time task by
+    task (``_in_task_order``); the page runner calls this on the loop that a
+    page's blocks run on.
+    """
+    _loops[loop] = _Task(None)
+
+    def factory(loop, coro, **kwargs):
+        parent = _known_task(asyncio.current_task(loop)) or _loops[loop]
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        known = _tasks[task] = _Task(parent, next(_clock))
+        parent.children.append(known)
+        task.add_done_callback(lambda _: setattr(known, "done", next(_clock)))
+        return task
+
+    loop.set_task_factory(factory)
+
+
+def _in_task_order(statements: list[_Statement]) -> list[tuple[_Statement, _Task | None]]:
+    """The statements, with those of tasks that ran at the same time listed task by task.
+
+    Each statement's place is decided by the chain of tasks from the loop to the
+    task it is shown under (``_Task.as_shown``): at each step, by how many
+    statements that task had itself sent before (so a task's children come
+    where it was waiting for them), then by when the next task of the chain was
+    created (so children come in the order they were created). That order is
+    the program's, whatever the network did. A block whose statements are shown
+    under one task or none keeps the order of sending. Each statement comes with the
+    task it is shown under.
+    """
+    shown = [statement.task.as_shown() if statement.task else None for statement in statements]
+    if len(set(shown)) < 2:
+        return list(zip(statements, shown, strict=True))
+
+    def chain(task: _Task | None) -> list[_Task | None]:
+        found = [task]
+        while task is not None:
+            task = task.parent.as_shown() if task.parent is not None else None
+            found.insert(0, task)
+        return found  # from None, the loop and the code outside any task
+
+    sent_so_far: dict[_Task | None, int] = {}
+    keyed = []
+    for index, (statement, task) in enumerate(zip(statements, shown, strict=True)):
+        steps = chain(task)
+        key = [
+            (sent_so_far.get(step, 0), following.created)
+            for step, following in zip(steps, steps[1:], strict=False)
+        ] + [(sent_so_far.get(task, 0), float("inf"))]
+        sent_so_far[task] = sent_so_far.get(task, 0) + 1
+        keyed.append((key, index, statement, task))
+    return [(statement, task) for _, _, statement, task in sorted(keyed, key=lambda k: k[:2])]
 
 
 def database_of_url(url: str | None) -> tuple | None:
@@ -368,14 +570,14 @@ def capture_sql(
     """
     install()
     capture = _Capture(database_of_url(database_url or os.environ.get("DATABASE_URL")))
-    _local.connecting = False
+    _connecting.set(False)
     _captures.append(capture)
     captured: list[str] = []
     try:
         yield captured
     finally:
         _captures.remove(capture)
-        _local.connecting = False
+        _connecting.set(False)
         _write_record(capture.statements)
         lines = render(capture.statements, capture.database)
         captured.extend(normalise(line, replacements or {}) for line in lines)
@@ -383,9 +585,9 @@ def capture_sql(
 
 def render(statements: list[_Statement], database: tuple | None) -> list[str]:
     """The box's text: the page's database, then each other database under a header."""
-    sections: dict[object, list[_Statement]] = {database: []}
-    for statement in statements:
-        sections.setdefault(statement.connection.database, []).append(statement)
+    sections: dict[object, list[tuple[_Statement, _Task | None]]] = {database: []}
+    for statement, task in _in_task_order(statements):
+        sections.setdefault(statement.connection.database, []).append((statement, task))
     lines: list[str] = []
     others = 0
     for key, section in sections.items():
@@ -395,7 +597,7 @@ def render(statements: list[_Statement], database: tuple | None) -> list[str]:
             others += 1
             if lines:
                 lines.append("")
-            lines.append(_section_header(section[0].connection, others))
+            lines.append(_section_header(section[0][0].connection, others))
         lines += _render_section(section)
     return lines
 
@@ -407,17 +609,28 @@ def _section_header(connection: _Connection, number: int) -> str:
     return f"-- received by another database (#{number}): {where}"
 
 
-def _render_section(statements: list[_Statement]) -> list[str]:
+def _render_section(section: list[tuple[_Statement, _Task | None]]) -> list[str]:
+    statements = [statement for statement, _ in section]
     numbers: dict[int, int] = {}
-    for statement in statements:
+    tasks: dict[_Task | None, int] = {}
+    for statement, task in section:
         numbers.setdefault(id(statement.connection), len(numbers) + 1)
+        tasks.setdefault(task, len(tasks) + 1)
+    task_of = {id(statement): task for statement, task in section}
     several = len(numbers) > 1
+    # Listed task by task (``_in_task_order``): each task's statements get a header.
+    by_task = len(tasks) > 1
     lines: list[str] = []
     previous: _Statement | None = None
     for statement in statements:
         switched = previous is None or previous.connection is not statement.connection
-        if several and switched:
-            lines.append(f"-- on connection {numbers[id(statement.connection)]}:")
+        if by_task:
+            switched = switched or task_of[id(previous)] is not task_of[id(statement)]
+        if switched and (several or by_task):
+            where = [f"task {tasks[task_of[id(statement)]]}"] if by_task else []
+            if several:
+                where.append(f"on connection {numbers[id(statement.connection)]}")
+            lines.append(f"-- {', '.join(where)}:")
         opening = statement.phase == "connecting"
         if opening and (switched or previous.phase != "connecting"):
             lines.append("-- a new connection opens:")

@@ -414,8 +414,8 @@ def lose_psycopg_commands(project: Path) -> None:
 def lose_pymysql_queries(project: Path) -> None:
     _edit(
         _harness(project, "capture_sql.py"),
-        "                    _record(on(self), text)\n",
-        "                    pass\n",
+        "            _record(_mysql_connection(conn), text)\n",
+        "            pass\n",
     )
 
 

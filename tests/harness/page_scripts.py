@@ -16,7 +16,12 @@ executes (``harness.pages``), so the site build and the test suite agree on it:
   does not catch;
 - a block under a content tab that names databases runs under an ``if`` on
   ``engine.dialect.name``, so the program behaves on every database as the test
-  run does; a block skipped everywhere is kept as a comment, with its reason.
+  run does; a block skipped everywhere is kept as a comment, with its reason;
+- a page whose blocks ``await`` at their top level, as Python's asyncio prompt
+  and Jupyter allow (the test run does too, ``harness.run_page``), becomes one
+  coroutine, ``async def main()``, run by ``asyncio.run(main())``: its blocks
+  share one event loop, as they do in the test run, and its header installs
+  SQLAlchemy's asyncio extra and each database's async driver.
 
 ``shown_output`` and ``printed_sections`` read the two sides of that bargain:
 what the page shows at each labelled line, and what the program printed there.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+import inspect
 import re
 import sys
 import textwrap
@@ -57,6 +63,8 @@ _LABEL_LINE = re.compile(r"^--- (?P<page>[^\n,]+), line (?P<line>\d+)$", re.MULT
 
 #: The names the program's own helpers take; a page that uses them is refused.
 HELPERS = ("page_line", "display")
+#: And the name of the coroutine that a page whose blocks await becomes.
+ASYNC_HELPERS = (*HELPERS, "main")
 
 #: Calls that return None, left unwrapped in the code a ``>>>`` example runs; any
 #: other value would be on the page, and the comparison with it would catch it.
@@ -217,20 +225,45 @@ def page_script(page: Path, text: str | None = None, root: Path = ROOT) -> Scrip
             f"{relative(page, root)}: its script would be called {shadowed}.py, which Python "
             f"would import in place of the {shadowed} module it needs; rename the page."
         )
-    _refuse_helper_names(blocks, root)
+    awaiting = any(awaits(item.code) for item in blocks)
+    _refuse_helper_names(blocks, root, ASYNC_HELPERS if awaiting else HELPERS)
     entries = _snapshot(page, root)
     title = _title(text) or page.stem
     script = Script(page)
-    lines = _header(title, page, root).splitlines()
+    lines = _header(title, page, root, awaiting).splitlines()
+    if awaiting:
+        lines += ["", "", ASYNC_MAIN]
+    indent = "    " if awaiting else ""
     for item in blocks:
         if item.heading:
-            lines += ["", "", f"# %% {item.heading}"]
+            lines += ["", "", f"{indent}# %% {item.heading}"]
         lines.append("")
-        lines.append(f"# {relative(page, root)}, line {item.block.line}")
+        lines.append(f"{indent}# {relative(page, root)}, line {item.block.line}")
         script.origins.append((len(lines) + 1, item.block.line))
-        lines += _guarded(_runnable(item, _prints(entries.get(item.block.key))), item.block)
+        code = _guarded(_runnable(item, _prints(entries.get(item.block.key))), item.block)
+        lines += [f"{indent}{line}" if line else "" for line in code]
+    if awaiting:
+        lines += ["", "", "asyncio.run(main())"]
     script.text = "\n".join(lines).rstrip() + "\n"
     return script
+
+
+#: The coroutine a page whose blocks await becomes; ``asyncio.run(main())`` ends the script.
+ASYNC_MAIN = '''\
+import asyncio
+
+
+async def main():
+    """The page's blocks, in order: they await at their top level, so they run in here."""'''
+
+
+def awaits(code: str) -> bool:
+    """Whether ``code`` awaits at its top level, as an asyncio prompt allows."""
+    try:
+        compiled = compile(code, "<block>", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, True)
+    except SyntaxError:
+        return False  # the test run reports it, at the block's line
+    return bool(compiled.co_flags & inspect.CO_COROUTINE)
 
 
 def copy_text(block: Block, page: Path, root: Path = ROOT) -> str:
@@ -296,19 +329,32 @@ def matches(shown: Shown, printed: str) -> bool:
     return printed.rstrip("\n") == shown.text.rstrip("\n")
 
 
-def _header(title: str, page: Path, root: Path) -> str:
-    """The program's docstring and helpers, the databases taken from the registry."""
+def _header(title: str, page: Path, root: Path, awaiting: bool = False) -> str:
+    """The program's docstring and helpers, the databases taken from the registry.
+
+    A page that awaits needs SQLAlchemy's asyncio extra and each database's
+    async driver, which it finds from the URL the reader sets.
+    """
     filename = page.with_suffix(".py").name
-    sqlalchemy = _pip_argument(_requirement())
+    requirement = _requirement()
+    if awaiting:
+        requirement = requirement.replace("sqlalchemy", "sqlalchemy[asyncio]", 1)
+    sqlalchemy = _pip_argument(requirement)
+
+    def package(backend) -> str:
+        return backend.async_pip_package if awaiting else backend.pip_package
+
     default = next(backend for backend in BY_NAME.values() if backend.variable is None)
     servers = [backend for backend in BY_NAME.values() if backend.variable is not None]
     commands = []
     for backend in servers:
         commands += [
             "",
-            f"    python -m pip install {sqlalchemy} {_pip_argument(backend.pip_package)}",
+            f"    python -m pip install {sqlalchemy} {_pip_argument(package(backend))}",
             f"    DATABASE_URL={backend.reader_url} python {filename}",
         ]
+    if awaiting and package(default):
+        sqlalchemy += f" {_pip_argument(package(default))}"
     return HEADER.format(
         title=title,
         page=page.name,
@@ -358,7 +404,7 @@ def _prints(entry: dict | None) -> bool:
     return any((entry or {}).get("output", {}).values()) if entry else False
 
 
-def _refuse_helper_names(blocks: list[PageBlock], root: Path) -> None:
+def _refuse_helper_names(blocks: list[PageBlock], root: Path, helpers=HELPERS) -> None:
     for item in blocks:
         try:
             tree = ast.parse(item.code)
@@ -366,7 +412,7 @@ def _refuse_helper_names(blocks: list[PageBlock], root: Path) -> None:
             continue  # the test run reports it, at the block's line
         for node in ast.walk(tree):
             name = getattr(node, "id", None) or getattr(node, "name", None)
-            if name in HELPERS:
+            if name in helpers:
                 raise PageError(
                     f"{relative(item.page, root)}, line {item.block.line}: the name {name} "
                     "is the page's script's own; call it something else"

@@ -8,12 +8,22 @@ After each block, two recordings are compared with the page's snapshot file
 (``harness.snapshots``): the SQL the block sent, and, for a plain block, what it
 printed. A ``>>>`` block's output is written on the page itself and checked by
 doctest.
+
+A block may ``await`` at its top level, as Python's asyncio prompt
+(``python -m asyncio``) and Jupyter allow: it is compiled with
+``ast.PyCF_ALLOW_TOP_LEVEL_AWAIT`` and the coroutine it makes runs to its end on
+the page's event loop, one loop for all the blocks of the page, since an async
+engine's connections belong to the loop that opened them. The page's script
+wraps such a page in ``asyncio.run()`` (``harness.page_scripts``).
 """
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import contextlib
 import doctest
+import inspect
 import io
 import logging
 import os
@@ -29,7 +39,7 @@ from sybil import Document, Region
 
 from harness import snapshots
 from harness.backends import major, with_versions
-from harness.capture_sql import capture_sql, normalise
+from harness.capture_sql import capture_sql, normalise, track_tasks
 from harness.databases import Backend, isolated_database
 from harness.escaped_effects import EscapedEffects
 from harness.links import broken_links, unproven_rows
@@ -37,6 +47,8 @@ from harness.page_checks import page_problems
 from harness.pages import Block, PageError, expand_snippets, python_blocks, relative
 
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+#: How every block is compiled: ``await`` at the top level is allowed.
+COMPILE_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 #: What differs in printed output from one run to the next, and what is shown instead:
 #: the time on a log line, and how long SQLAlchemy took to compile a statement.
@@ -123,6 +135,7 @@ class PageDocument(Document):
         self.database = None
         self._stack = ExitStack()
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # made by the first await
 
     def open(self) -> None:
         sys.modules[self.module.__name__] = self.module
@@ -139,6 +152,8 @@ class PageDocument(Document):
             return
         self._closed = True
         try:
+            if self._loop is not None:
+                _release_async_connections(self.namespace, self._loop)
             _release_connections(self.namespace)
         finally:
             self._stack.close()
@@ -186,11 +201,26 @@ class PageDocument(Document):
             return None
         return self._check(block, recording)
 
+    def event_loop(self) -> asyncio.AbstractEventLoop:
+        """The page's event loop, made when a block first awaits, closed with the page."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            track_tasks(self._loop)
+        return self._loop
+
+    def _run_code(self, code: types.CodeType) -> None:
+        """Run a block's compiled code; with a top-level ``await``, on the page's loop."""
+        result = eval(code, self.namespace)  # noqa: S307 - the page's own code
+        if code.co_flags & inspect.CO_COROUTINE:
+            self.event_loop().run_until_complete(result)
+
     def _execute(self, block: Block, source: str, printed: io.StringIO) -> str | None:
         if not block.is_console:
-            code = compile("\n" * block.line + source, self.name, "exec", dont_inherit=True)
+            code = compile(
+                "\n" * block.line + source, self.name, "exec", COMPILE_FLAGS, dont_inherit=True
+            )
             with contextlib.redirect_stdout(_PRINTED), _PRINTED.into(printed):
-                exec(code, self.namespace)
+                self._run_code(code)
             return None
         test = doctest.DocTestParser().get_doctest(
             source, {}, self.page.name, self.name, block.line
@@ -198,8 +228,9 @@ class PageDocument(Document):
         test.globs = self.namespace  # get_doctest copies; the page needs one namespace
         output = io.StringIO()
         runner = doctest.DocTestRunner(optionflags=DOCTEST_FLAGS)
-        with _refusing_unordered_displays(self.name, block.line):
-            result = runner.run(test, out=output.write, clear_globs=False)
+        flags = doctest._extract_future_flags(self.namespace) | COMPILE_FLAGS
+        with _refusing_unordered_displays(self.name, block.line), _awaiting_examples(self):
+            result = runner.run(test, out=output.write, clear_globs=False, compileflags=flags)
         if result.failed:
             return "what the block printed differs from the page:\n" + output.getvalue()
         return None
@@ -271,6 +302,25 @@ def _refusing_unordered_displays(page: str, line: int):
         sys.__displayhook__ = original
 
 
+@contextlib.contextmanager
+def _awaiting_examples(document: PageDocument):
+    """doctest runs each example with ``exec``: here, with the page's ``_run_code``.
+
+    ``exec`` would drop the coroutine that an example with a top-level ``await``
+    makes; doctest finds ``exec`` among its module's names before the builtins.
+    """
+
+    def run(code, globs):
+        assert globs is document.namespace
+        document._run_code(code)
+
+    doctest.exec = run
+    try:
+        yield
+    finally:
+        del doctest.exec
+
+
 class _PrintedByTheRunningBlock(io.TextIOBase):
     """``sys.stdout`` while a plain block runs: what it receives goes to that block.
 
@@ -328,6 +378,28 @@ def _logging_as_it_was():
             logger.handlers[:] = handlers
             logger.propagate = propagate
             logger.setLevel(level)
+
+
+def _release_async_connections(namespace: dict, loop: asyncio.AbstractEventLoop) -> None:
+    """Close the async sessions and engines a page left open, on their loop, then the loop.
+
+    Before the synchronous clean-up: an async session's connection cannot be
+    closed without its loop.
+    """
+    from sqlalchemy.ext.asyncio import AsyncEngine, close_all_sessions
+
+    async def close() -> None:
+        await close_all_sessions()
+        for value in list(namespace.values()):
+            if isinstance(value, AsyncEngine):
+                await value.dispose()
+
+    try:
+        loop.run_until_complete(close())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
 
 
 def _release_connections(namespace: dict) -> None:
