@@ -161,11 +161,14 @@ def run_suite(session: nox.Session, database: str, version: str | None = None) -
     driver_group = BACKENDS.BY_NAME[database].driver_group
     groups = ["test", driver_group] if driver_group else ["test"]
     install(session, *groups)
+    # The tests that need no database run once, in the SQLite session.
+    once = [] if database == "sqlite" else ["--database-tests-only"]
     with database_url(session, database, version=version) as url:
         env = {URL_VARIABLES[database]: url} if url else {}
         session.run(
             "pytest",
             f"--backend={database}",
+            *once,
             "--numprocesses=auto",
             "--dist=loadfile",
             *session.posargs,

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["docs/engine.md", "docs/session.md", "docs/querying.md", "docs/relationship-patterns.md"]
 
 
+@pytest.mark.on_database("postgresql")
 def test_boxes_match_the_postgresql_statement_log(tmp_path: Path, request) -> None:
     url = os.environ.get("TUTORIAL_POSTGRESQL_URL")
     if not url:

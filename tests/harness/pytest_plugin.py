@@ -48,6 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "for a fresh one that is printed); each page's blocks keep their order",
     )
     group.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the pages and the tests that run once per database, leaving out "
+        "those that need none; nox's test(postgresql) and test(mariadb) pass it, as "
+        "test(sqlite) runs those",
+    )
+    group.addoption(
         "--update-snapshots",
         action="store_true",
         help="rewrite the SQL snapshots of the pages that run, instead of checking them",
@@ -78,6 +85,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 for b in not_configured
             )
         )
+    config.addinivalue_line(
+        "markers",
+        "on_database(name): the test needs the server of that database, without taking "
+        "`backend`; --database-tests-only keeps it",
+    )
     run = Run(config.rootpath, backends, not_configured, config.getoption("update_snapshots"))
     config.stash[RUN] = run
     config.stash[COVERED] = PagesCovered()
@@ -158,6 +170,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines += run.kept_leftovers  # found by the controller only
     if run.update_snapshots:
         lines.append("updating SQL snapshots instead of checking them")
+    if config.getoption("database_tests_only"):
+        lines.append(
+            "the tests that need no database are left out (--database-tests-only): "
+            "run them with --backend=sqlite"
+        )
     seed = shuffle_seed(config)
     if seed is not None:
         lines.append(f"files in random order: --shuffle-pages={seed} repeats it")
@@ -191,7 +208,13 @@ def pytest_configure_node(node) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With --shuffle-pages, reorder whole files; blocks within a page never move."""
+    """With --database-tests-only, leave out the tests that need no database; with
+    --shuffle-pages, reorder whole files (blocks within a page never move)."""
+    if config.getoption("database_tests_only"):
+        left_out = [item for item in items if not _runs_once_per_database(item)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if _runs_once_per_database(item)]
     seed = shuffle_seed(config)
     if seed is None:
         return
@@ -201,6 +224,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     files = list(by_file)
     random.Random(seed).shuffle(files)
     items[:] = [item for file in files for item in by_file[file]]
+
+
+def _runs_once_per_database(item: pytest.Item) -> bool:
+    """Whether ``item`` is a block or check of a page, a test that takes ``backend``,
+    or one marked ``on_database`` (it needs that database's server)."""
+    if getattr(item, "example", None) is not None or item.get_closest_marker("on_database"):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "backend" in callspec.params
 
 
 class PagesCovered:
