@@ -80,6 +80,16 @@ def test_a_marker_on_a_block_the_browser_never_runs_is_refused():
     assert problem.startswith("docs/p.md, line 22: the block at line 24 never runs in the browser")
 
 
+def test_a_block_that_awaits_must_say_why_it_is_not_run_in_the_browser():
+    awaiting = "```python\n>>> import asyncio\n>>> await asyncio.sleep(0)\n```\n"
+    assert page_problems(PAGE + "\n" + awaiting, "docs/p.md") == [
+        "docs/p.md, line 26: this block awaits at its top level, and the Run buttons run no "
+        'block that does; say why before it, <!-- not in the browser: next "why" -->'
+    ]
+    marked = '<!-- not in the browser: next "it awaits" -->\n\n' + awaiting
+    assert page_problems(PAGE + "\n" + marked, "docs/p.md") == []
+
+
 def test_the_browser_installs_the_wheels_the_tests_run():
     """The wheels are uv.lock's, so the browser's SQLAlchemy is the one this run imports."""
     wheels = {wheel.name: wheel for wheel in locked_wheels(ROOT)}

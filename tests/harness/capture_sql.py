@@ -59,6 +59,8 @@ from harness.databases import TIME_ZONE_MARK
 #: Text that differs on every run, and what it is shown as instead.
 _VOLATILE = [
     (re.compile(r"\b0x[0-9a-fA-F]{6,}\b"), "0x…"),  # object addresses
+    # a server-side cursor's name, from an address and a count of the process's cursors
+    (re.compile(r'"c_[0-9a-f]{6,}_[0-9a-f]+"'), '"c_…"'),
     # salted password hashes, with their cost parameters kept
     (re.compile(r"(scrypt\$(?:ln=\d+,r=\d+,p=\d+\$)?)[0-9a-f]{16,}\$[0-9a-f]{16,}"), r"\1…"),
     (re.compile(r"sha256\$[0-9a-f]{64}"), "sha256$…"),  # digests of random API tokens
@@ -398,7 +400,10 @@ def _mysql_command(conn, command: int, sql, encoding: str) -> None:
 
     if command == COMMAND.COM_QUERY:
         text = sql if isinstance(sql, str) else bytes(sql).decode(encoding, "replace")
-        if not _set_by_the_harness(conn, text):
+        # aiomysql commits after the connection's init_command: that COMMIT is the harness's too.
+        after_the_harness = getattr(conn, "_tutorial_after_init_command", False)
+        conn._tutorial_after_init_command = _set_by_the_harness(conn, text)
+        if not conn._tutorial_after_init_command and not (after_the_harness and text == "COMMIT"):
             _record(_mysql_connection(conn), text)
     elif command == COMMAND.COM_PING:
         _record(_mysql_connection(conn), "-- a ping (COM_PING), not a statement")

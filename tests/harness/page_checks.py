@@ -163,12 +163,19 @@ def _browser_markers(name: str, blocks: list[Block]) -> list[str]:
     """``<!-- not in the browser: next "reason" -->`` as written, on a block the browser runs.
 
     The browser runs a page on SQLite: a block that never runs there (skipped,
-    or under another database's tab) needs no marker.
+    or under another database's tab) needs no marker. A block that awaits at
+    its top level needs one: the Run buttons run none that does.
     """
     problems = []
     for block in blocks:
         marker = block.not_in_browser
         if marker is None:
+            if block.awaits and block.skip is None and block.runs_on("sqlite"):
+                problems.append(
+                    f"{name}, line {block.line}: this block awaits at its top level, and the "
+                    "Run buttons run no block that does; say why before it, "
+                    '<!-- not in the browser: next "why" -->'
+                )
             continue
         if marker.problem:
             problems.append(f"{name}, line {marker.line}: {marker.problem}")

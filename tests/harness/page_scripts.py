@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ast
 import doctest
-import inspect
 import re
 import sys
 import textwrap
@@ -44,6 +43,7 @@ from harness.pages import (
     ROOT,
     Block,
     PageError,
+    awaits,
     expand_snippets,
     fences,
     python_blocks,
@@ -255,15 +255,6 @@ import asyncio
 
 async def main():
     """The page's blocks, in order: they await at their top level, so they run in here."""'''
-
-
-def awaits(code: str) -> bool:
-    """Whether ``code`` awaits at its top level, as an asyncio prompt allows."""
-    try:
-        compiled = compile(code, "<block>", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, True)
-    except SyntaxError:
-        return False  # the test run reports it, at the block's line
-    return bool(compiled.co_flags & inspect.CO_COROUTINE)
 
 
 def copy_text(block: Block, page: Path, root: Path = ROOT) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import doctest
 import hashlib
+import inspect
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,20 @@ class Block:
     @property
     def first_line(self) -> str:
         return self.source.strip().splitlines()[0] if self.source.strip() else ""
+
+    @property
+    def awaits(self) -> bool:
+        """Whether the block awaits at its top level, as Python's asyncio prompt allows."""
+        return awaits(console_source(self.source) if self.is_console else self.source)
+
+
+def awaits(code: str) -> bool:
+    """Whether ``code`` awaits at its top level (``harness.run_page`` runs such code)."""
+    try:
+        compiled = compile(code, "<block>", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, True)
+    except SyntaxError:
+        return False  # the test run reports it, at the block's line
+    return bool(compiled.co_flags & inspect.CO_COROUTINE)
 
 
 def fences(text: str) -> list[Fence]:
