@@ -163,8 +163,9 @@ def run_suite(session: nox.Session, database: str, version: str | None = None) -
     install(session, *groups)
     # The tests that need no database run once, in the SQLite session.
     once = [] if database == "sqlite" else ["--database-tests-only"]
+    hostile = hostile_settings(session) if os.environ.get("TUTORIAL_HOSTILE") else {}
     with database_url(session, database, version=version) as url:
-        env = {URL_VARIABLES[database]: url} if url else {}
+        env = {**hostile, URL_VARIABLES[database]: url} if url else hostile
         session.run(
             "pytest",
             f"--backend={database}",
@@ -191,8 +192,31 @@ def hostile(session: nox.Session) -> None:
 
     The database sessions are in Asia/Kathmandu (+05:45), the Python process in
     America/St_Johns, the locale is tr_TR.UTF-8, and the hash seed is drawn anew and
-    printed (`PYTHONHASHSEED=N nox -s hostile` repeats it).
+    printed (`PYTHONHASHSEED=N nox -s hostile` repeats it). `-- --backend=NAME`
+    runs on the databases named only; `TUTORIAL_HOSTILE=1 nox -s test` runs the
+    test sessions in the same settings.
     """
+    install(session, "test", *DRIVER_GROUPS)
+    env = hostile_settings(session)
+    named = [arg.partition("=")[2] for arg in session.posargs if arg.startswith("--backend=")]
+    databases = named or DATABASES
+    with ExitStack() as stack:
+        for database in databases:
+            if database in URL_VARIABLES:
+                url = stack.enter_context(database_url(session, database))
+                env[URL_VARIABLES[database]] = url
+        session.run(
+            "pytest",
+            *([] if named else (f"--backend={database}" for database in databases)),
+            "--numprocesses=auto",
+            "--dist=loadfile",
+            *session.posargs,
+            env=env,
+        )
+
+
+def hostile_settings(session: nox.Session) -> dict[str, str]:
+    """The environment of `hostile`, with a hash seed drawn anew (or PYTHONHASHSEED's), logged."""
     try:
         locale.setlocale(locale.LC_ALL, HOSTILE["LC_ALL"])
     except locale.Error:
@@ -202,22 +226,10 @@ def hostile(session: nox.Session) -> None:
         )
     finally:
         locale.setlocale(locale.LC_ALL, "C")
-    install(session, "test", *DRIVER_GROUPS)
     seed = os.environ.get("PYTHONHASHSEED") or str(random.SystemRandom().randrange(1, 2**32))
     env = {**HOSTILE, "PYTHONHASHSEED": seed}
     session.log(" ".join(f"{name}={value}" for name, value in env.items()))
-    with ExitStack() as stack:
-        for database in URL_VARIABLES:
-            url = stack.enter_context(database_url(session, database))
-            env[URL_VARIABLES[database]] = url
-        session.run(
-            "pytest",
-            *(f"--backend={database}" for database in DATABASES),
-            "--numprocesses=auto",
-            "--dist=loadfile",
-            *session.posargs,
-            env=env,
-        )
+    return env
 
 
 @nox.session(requires=["check_databases"])
