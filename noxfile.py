@@ -41,6 +41,8 @@ URL_VARIABLES = BACKENDS.URL_VARIABLES
 #: The dependency groups that install every driver.
 DRIVER_GROUPS = [b.driver_group for b in BACKENDS.ALL if b.driver_group]
 QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}
+#: The group of the account service's web API (FastAPI), which its page and tests import.
+WEB = "web"
 
 #: The settings of the `hostile` session: a reader's machine is not a CI runner.
 HOSTILE = {
@@ -159,7 +161,7 @@ def versions(session: nox.Session, server: str) -> None:
 
 def run_suite(session: nox.Session, database: str, version: str | None = None) -> None:
     driver_group = BACKENDS.BY_NAME[database].driver_group
-    groups = ["test", driver_group] if driver_group else ["test"]
+    groups = ["test", WEB, driver_group] if driver_group else ["test", WEB]
     install(session, *groups)
     # The tests that need no database run once, in the SQLite session.
     once = [] if database == "sqlite" else ["--database-tests-only"]
@@ -196,7 +198,7 @@ def hostile(session: nox.Session) -> None:
     runs on the databases named only; `TUTORIAL_HOSTILE=1 nox -s test` runs the
     test sessions in the same settings.
     """
-    install(session, "test", *DRIVER_GROUPS)
+    install(session, "test", WEB, *DRIVER_GROUPS)
     env = hostile_settings(session)
     named = [arg.partition("=")[2] for arg in session.posargs if arg.startswith("--backend=")]
     databases = named or DATABASES
@@ -244,7 +246,7 @@ def snapshots(session: nox.Session) -> None:
     databases named, and the site then says which databases and versions each
     page was last verified on, and when.
     """
-    install(session, "test", *DRIVER_GROUPS)
+    install(session, "test", WEB, *DRIVER_GROUPS)
     # Pages named after -- narrow the run; without any, every page is recorded.
     pages = [] if any(Path(arg).exists() for arg in session.posargs) else ["docs"]
     if any(arg.startswith("--backend") for arg in session.posargs):
@@ -319,7 +321,7 @@ def mutations(session: nox.Session) -> None:
     on every database that should catch it (`-- WORD` runs the faults whose description
     has WORD)."""
     # browser: one fault is caught by the browser tests, which run a chapter in Chromium
-    install(session, "test", "postgresql", "mariadb", "browser")
+    install(session, "test", WEB, "postgresql", "mariadb", "browser")
     with ExitStack() as stack:
         env = {}
         for database in URL_VARIABLES:
@@ -331,7 +333,7 @@ def mutations(session: nox.Session) -> None:
 @nox.session
 def repeat(session: nox.Session) -> None:
     """Run the whole suite 5 times (`-- N` for N) in random orders; count failures, leftovers."""
-    install(session, "test", "postgresql", "mariadb")
+    install(session, "test", WEB, "postgresql", "mariadb")
     session.run("python", "-m", "harness.repeat", *session.posargs)
 
 
@@ -353,5 +355,5 @@ def browser(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Time the doc suite against its floor and the build; measure the site as readers get it."""
-    install(session, "test", "docs", "postgresql", "mariadb", "browser")
+    install(session, "test", WEB, "docs", "postgresql", "mariadb", "browser")
     session.run("python", "-m", "harness.bench", *session.posargs, env=QUIET_MKDOCS)
