@@ -48,6 +48,15 @@ def test_the_snapshot_says_which_blocks_print():
     assert problem.startswith("docs/p.md, line 8: output typed by hand")
 
 
+def test_compiled_sql_typed_under_the_block_that_prints_it_is_refused():
+    page = (
+        "# A page\n\n```python\nprint(select(users).compile(dialect=dialect))\n```\n\n"
+        "```sql\nSELECT users.id FROM users\n```\n"
+    )
+    [problem] = page_problems(page, "docs/p.md")
+    assert problem.startswith("docs/p.md, line 7: output typed by hand under the block at line 3")
+
+
 def test_a_fence_after_prose_is_not_output():
     page = PRINTS.replace("```\n\n```text", "```\n\nIt prints a list:\n\n```text")
     assert page_problems(page, "docs/p.md") == []

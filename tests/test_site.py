@@ -257,6 +257,11 @@ def test_the_copy_button_copies_code_that_runs(reader, name, tmp_path):
         ("expire_on_commit", "session.md"),
         ("pool_pre_ping", "engine.md"),
         ("back_populates", "relationship-patterns.md"),
+        ("aliased", "querying.md"),
+        ("over", "querying.md"),
+        ("with_parent", "querying.md"),
+        ("cast", "querying.md"),
+        ("literal_binds", "core.md"),
     ],
 )
 def test_search_for_a_key_term_lands_on_its_page(reader, term, expected):

@@ -288,6 +288,51 @@ def move_a_block_out_of_its_tab(project: Path) -> None:
     path.write_text(text[:tab] + dedented + text[block.fence.end :])
 
 
+#: The Core chapter: its DELETE that names a second table, which SQLite cannot compile,
+#: and the block that prints each dialect's compiled SQL.
+CORE_PAGE = "core.md"
+CORE_DELETE = "connection.execute(stale_invitations).rowcount"
+CORE_COMPILED = "print(lookup.compile(dialect=dialect))"
+
+
+def _moved_out_of_its_tab(page: str, code: str) -> str:
+    """The failure of the block of ``page`` holding ``code``, once moved out of its tab.
+
+    Moving it drops the tab's title and the blank line after it, so the block starts
+    two lines higher than on the page.
+    """
+    text = (ROOT / "docs" / page).read_text()
+    line = next(b.line for b in python_blocks(text) if code in b.source) - 2
+    name = re.escape(f"docs/{page}")
+    return rf"({name}, line {line} \[{{db}}\]: .*|FAILED {name}::sybil:{{db}},line:{line},)"
+
+
+def move_the_core_delete_out_of_its_tab(project: Path) -> None:
+    path = _page(project, CORE_PAGE)
+    text = path.read_text()
+    block = next(b for b in _blocks(project, CORE_PAGE) if CORE_DELETE in b.source)
+    tab = text.rindex(f'=== "{block.fence.tab}"', 0, block.fence.start)
+    fence = text[text.rindex("\n", 0, block.fence.start) + 1 : block.fence.end]
+    dedented = "\n".join(line.removeprefix(block.fence.indent) for line in fence.split("\n"))
+    path.write_text(text[:tab] + dedented + text[block.fence.end :])
+
+
+def type_compiled_sql_by_hand(project: Path) -> None:
+    """The SQL the block compiles for SQLite, typed under it as a reader would see it."""
+    block = next(b for b in _blocks(project, CORE_PAGE) if CORE_COMPILED in b.source)
+    path = _page(project, CORE_PAGE)
+    text = path.read_text()
+    typed = "SELECT members.email\nFROM members\nWHERE members.display_name = ?"
+    typed = f"\n\n```sql\n{typed}\n```"
+    path.write_text(text[: block.fence.end] + typed + text[block.fence.end :])
+
+
+def _typed_under(page: str, code: str) -> str:
+    text = (ROOT / "docs" / page).read_text()
+    line = next(b.line for b in python_blocks(text) if code in b.source)
+    return rf"docs/{re.escape(page)}, line \d+: output typed by hand under the block at line {line}"
+
+
 def unmark_a_block_the_browser_cannot_run(project: Path) -> None:
     """The Engine chapter's thread demonstration, left for the browser to run."""
     path = _page(project, "engine.md")
@@ -712,6 +757,22 @@ FAULTS = [
         ("sqlite", "mariadb"),
         move_a_block_out_of_its_tab,
         (_on_page("querying.md"),),
+    ),
+    Fault(
+        "move the Core chapter's DELETE with a second table out of its"
+        ' "PostgreSQL and MariaDB" tab',
+        (f"docs/{CORE_PAGE}",),
+        ("sqlite",),
+        move_the_core_delete_out_of_its_tab,
+        (_moved_out_of_its_tab(CORE_PAGE, CORE_DELETE),),
+    ),
+    Fault(
+        "type the Core chapter's compiled SQL by hand, in a sql fence under the block that"
+        " prints it",
+        (f"docs/{CORE_PAGE}",),
+        TEXT,
+        type_compiled_sql_by_hand,
+        (_typed_under(CORE_PAGE, CORE_COMPILED),),
     ),
     Fault(
         "leave a block that only CPython can run (it starts a thread) unmarked for the browser",

@@ -103,8 +103,9 @@ def _legacy_idioms(text: str, name: str, blocks: list[Block]) -> list[str]:
     return problems
 
 
-#: Fences in which a page might type out what a block printed.
-_OUTPUT_FENCES = frozenset({"text", ""})
+#: Fences in which a page might type out what a block printed: SQL a block compiled
+#: and printed, typed out again as SQL, is output typed by hand too.
+_OUTPUT_FENCES = frozenset({"text", "", "sql"})
 
 
 def _hand_typed_output(
