@@ -21,6 +21,7 @@ IGNORED = [
     "E501",  # line length is checked by ruff format on files, not on prose blocks
     "F401",  # imported by one block, used by a later one
     "I001",  # a session block imports and uses in the same breath
+    "F704",  # a block may await at its top level, as the asyncio prompt and Jupyter allow
 ]
 _PROMPT = re.compile(r"^(>>> |\.\.\. |>>>$|\.\.\.$)")
 

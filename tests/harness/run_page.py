@@ -50,14 +50,33 @@ DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 #: How every block is compiled: ``await`` at the top level is allowed.
 COMPILE_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
+
+def _pytest_summary_without_time(match: re.Match) -> str:
+    """pytest's last line, "=== 5 passed in …s ===", as wide as pytest made it."""
+    title = f"{match[1]} in …s"
+    width = len(match[0])
+    fill = "=" * max((width - len(title) - 2) // 2, 1)
+    line = f"{fill} {title} {fill}"
+    return line + "=" if len(line) < width else line
+
+
 #: What differs in printed output from one run to the next, and what is shown instead:
-#: the time on a log line, and how long SQLAlchemy took to compile a statement.
+#: the time on a log line, how long SQLAlchemy took to compile a statement, and how
+#: long a pytest run took (the Testing chapter runs one).
 _VOLATILE_OUTPUT = [
     (
         re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", re.MULTILINE),
         "YYYY-MM-DD hh:mm:ss,sss ",
     ),
     (re.compile(r"\[(generated in|cached since) \d+\.\d+s( ago)?\]"), r"[\1 …s\2]"),
+    (
+        re.compile(
+            r"^=+ (\d+ (?:passed|failed|error|skipped|xfailed|xpassed|deselected)[^=\n]*?)"
+            r" in \d+\.\d+s(?: \(\d+:\d\d:\d\d\))? =+$",
+            re.MULTILINE,
+        ),
+        _pytest_summary_without_time,
+    ),
 ]
 
 
