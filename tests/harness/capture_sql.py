@@ -617,14 +617,17 @@ def _section_header(connection: _Connection, number: int) -> str:
 def _render_section(section: list[tuple[_Statement, _Task | None]]) -> list[str]:
     statements = [statement for statement, _ in section]
     numbers: dict[int, int] = {}
-    tasks: dict[_Task | None, int] = {}
-    for statement, task in section:
+    for statement, _ in section:
         numbers.setdefault(id(statement.connection), len(numbers) + 1)
-        tasks.setdefault(task, len(tasks) + 1)
     task_of = {id(statement): task for statement, task in section}
     several = len(numbers) > 1
-    # Listed task by task (``_in_task_order``): each task's statements get a header.
-    by_task = len(tasks) > 1
+    # Listed task by task (``_in_task_order``): each task's statements get a header,
+    # the tasks numbered in the order they were created.
+    shown = set(task_of.values())
+    by_task = len(shown) > 1
+    created = sorted((task for task in shown if task is not None), key=lambda t: t.created)
+    tasks: dict[_Task | None, str] = {task: f"task {n}" for n, task in enumerate(created, 1)}
+    tasks[None] = "the block's own code"
     lines: list[str] = []
     previous: _Statement | None = None
     for statement in statements:
@@ -632,7 +635,7 @@ def _render_section(section: list[tuple[_Statement, _Task | None]]) -> list[str]
         if by_task:
             switched = switched or task_of[id(previous)] is not task_of[id(statement)]
         if switched and (several or by_task):
-            where = [f"task {tasks[task_of[id(statement)]]}"] if by_task else []
+            where = [tasks[task_of[id(statement)]]] if by_task else []
             if several:
                 where.append(f"on connection {numbers[id(statement.connection)]}")
             lines.append(f"-- {', '.join(where)}:")

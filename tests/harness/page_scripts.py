@@ -33,7 +33,7 @@ import ast
 import doctest
 import re
 import sys
-import textwrap
+import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -241,7 +241,7 @@ def page_script(page: Path, text: str | None = None, root: Path = ROOT) -> Scrip
         lines.append(f"{indent}# {relative(page, root)}, line {item.block.line}")
         script.origins.append((len(lines) + 1, item.block.line))
         code = _guarded(_runnable(item, _prints(entries.get(item.block.key))), item.block)
-        lines += [f"{indent}{line}" if line else "" for line in code]
+        lines += _indented(code) if awaiting else code
     if awaiting:
         lines += ["", "", "asyncio.run(main())"]
     script.text = "\n".join(lines).rstrip() + "\n"
@@ -509,5 +509,30 @@ def _guarded(code: list[str], block: Block) -> list[str]:
 
 
 def _indented(code: list[str]) -> list[str]:
-    body = textwrap.indent("\n".join(code), "    ").splitlines()
+    """``code`` one level further in, but for the lines inside a string that spans lines,
+    whose text would change."""
+    inside = _lines_inside_strings(code)
+    body = [
+        f"    {line}" if line.strip() and number not in inside else line
+        for number, line in enumerate(code, start=1)
+    ]
     return body or ["    pass"]
+
+
+def _lines_inside_strings(code: list[str]) -> set[int]:
+    """The numbers of the lines of ``code`` that continue a string begun on an earlier line."""
+    inside: set[int] = set()
+    lines = iter([f"{line}\n" for line in code])
+    f_string_start = getattr(tokenize, "FSTRING_START", None)  # Python 3.12 and later
+    f_string_end = getattr(tokenize, "FSTRING_END", None)
+    starts: list[int] = []
+    try:
+        for token in tokenize.generate_tokens(lambda: next(lines, "")):
+            if token.type == f_string_start:
+                starts.append(token.start[0])
+            elif token.type in (tokenize.STRING, f_string_end):
+                first = starts.pop() if token.type == f_string_end else token.start[0]
+                inside.update(range(first + 1, token.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError):
+        pass  # the test run reports the block's error, at its line
+    return inside
