@@ -262,6 +262,10 @@ def test_the_copy_button_copies_code_that_runs(reader, name, tmp_path):
         ("with_parent", "querying.md"),
         ("cast", "querying.md"),
         ("literal_binds", "core.md"),
+        ("hybrid_property", "beyond-plain-columns.md"),
+        ("AmbiguousForeignKeysError", "beyond-plain-columns.md"),
+        ("MutableDict", "beyond-plain-columns.md"),
+        ("with_loader_criteria", "events.md"),
     ],
 )
 def test_search_for_a_key_term_lands_on_its_page(reader, term, expected):

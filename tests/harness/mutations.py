@@ -391,6 +391,52 @@ def _failing_at(page: str, code: str) -> str:
     )
 
 
+# Computed attributes, types and global filters: a line a contributor might drop --------
+
+#: The pages whose demonstrations each fault below undoes; each edit keeps the page's
+#: line count, so that the block that must fail keeps its line.
+COLUMNS_PAGE = "beyond-plain-columns.md"
+HYBRID_EXPRESSION = "    @byline.inplace.expression\n"
+HYBRID_QUERY = 'select(Writer.first_name).where(Writer.byline == "Ada Lovelace")'
+MUTABLE_DICT = "mapped_column(MutableDict.as_mutable(JSON), default=dict)"
+IN_PLACE_CHANGE = 'parcel.tracking["carrier"] = "Swift Couriers"'
+EVENTS_PAGE = "events.md"
+TENANT_CRITERIA = "InWorkspace, lambda cls: cls.workspace_id == workspace_id, include_aliases=True"
+ALIASED_QUERY = "other_note = aliased(Note)"
+SOFT_DELETE_CRITERIA = "SoftDeletable, lambda cls: cls.deleted_at.is_(None), include_aliases=True"
+LAZY_LOAD = "print([note.title for note in recipes.notes])"
+WRITE_CHECK = 'raise PermissionError("a row of another workspace cannot be written here")'
+FOREIGN_WRITE = 'launch.notes.append(Note(title="Acme\'s secrets", workspace_id=acme_id))'
+
+
+def drop_the_hybrids_expression(project: Path) -> None:
+    _edit(_page(project, COLUMNS_PAGE), HYBRID_EXPRESSION, "\n")
+
+
+def store_json_without_mutable_dict(project: Path) -> None:
+    _edit(_page(project, COLUMNS_PAGE), MUTABLE_DICT, "mapped_column(JSON, default=dict)")
+
+
+def let_the_tenant_filter_miss_aliases(project: Path) -> None:
+    _edit(
+        _page(project, EVENTS_PAGE),
+        TENANT_CRITERIA,
+        TENANT_CRITERIA.replace(", include_aliases=True", ""),
+    )
+
+
+def keep_the_soft_delete_from_relationship_loads(project: Path) -> None:
+    _edit(
+        _page(project, EVENTS_PAGE),
+        SOFT_DELETE_CRITERIA,
+        SOFT_DELETE_CRITERIA + ", propagate_to_loaders=False",
+    )
+
+
+def let_a_workspace_write_anothers_rows(project: Path) -> None:
+    _edit(_page(project, EVENTS_PAGE), WRITE_CHECK, "pass")
+
+
 # Escaped effects ------------------------------------------------------------------
 
 
@@ -816,6 +862,41 @@ FAULTS = [
         ("postgresql",),
         drop_the_transactions_lock_timeout,
         (_failing_at(LOCKS_PAGE, SET_LOCAL),),
+    ),
+    Fault(
+        "drop the .expression of a hybrid, so that the query filters on the pen name alone",
+        (f"docs/{COLUMNS_PAGE}",),
+        ALL,
+        drop_the_hybrids_expression,
+        (_failing_at(COLUMNS_PAGE, HYBRID_QUERY),),
+    ),
+    Fault(
+        "store a JSON dict without MutableDict, so that an in-place change is not saved",
+        (f"docs/{COLUMNS_PAGE}",),
+        ALL,
+        store_json_without_mutable_dict,
+        (_failing_at(COLUMNS_PAGE, IN_PLACE_CHANGE),),
+    ),
+    Fault(
+        "let the tenant filter of with_loader_criteria miss aliased() queries",
+        (f"docs/{EVENTS_PAGE}",),
+        ALL,
+        let_the_tenant_filter_miss_aliases,
+        (_failing_at(EVENTS_PAGE, ALIASED_QUERY),),
+    ),
+    Fault(
+        "keep the soft delete's with_loader_criteria from relationship loads",
+        (f"docs/{EVENTS_PAGE}",),
+        ALL,
+        keep_the_soft_delete_from_relationship_loads,
+        (_failing_at(EVENTS_PAGE, LAZY_LOAD),),
+    ),
+    Fault(
+        "let a workspace's session write rows of another workspace (tenant filter)",
+        (f"docs/{EVENTS_PAGE}",),
+        ALL,
+        let_a_workspace_write_anothers_rows,
+        (_failing_at(EVENTS_PAGE, FOREIGN_WRITE),),
     ),
     Fault(
         "create a table in PostgreSQL's public schema",
