@@ -1,29 +1,46 @@
-"""Organisations and their users: the running example of the core chapters.
+"""Organisations and their users: the account service of the core chapters.
 
 An account service keeps organisations and the people who belong to them.
 Passwords are stored only as salted, deliberately slow scrypt hashes (from
 the standard library) that carry their own cost parameters, so the cost can
 be raised later without locking anyone out; they are checked in constant
-time. Random API tokens are stored as SHA-256 digests. Email addresses are
-kept in lower case, and every timestamp is stored in UTC whatever the time
-zone of the database server.
+time, and a right one stored at an older cost is hashed again at today's.
+Random API tokens are stored as SHA-256 digests. Email addresses are kept in
+lower case, and are unique because the database says so; every timestamp is
+stored in UTC whatever the time zone of the database server.
+
+The service's functions (``sign_up``, ``authenticate``, ``change_password``,
+``update_profile``, ``organisations_with_members``) take a ``Session``, and
+each that writes is one transaction, committed before it returns. A request
+the service refuses raises an ``AccountError`` whose message is one sentence.
+An unknown email and a wrong password get the same answer, ``None``, after
+the same work.
+
+Run it from the command line on a database made for the purpose (it creates
+its tables afresh):
+
+    python -m examples.accounts sqlite:///accounts.db
+
+or hand ``main()`` an engine of your own:
 
 ```python
 from sqlalchemy import create_engine
 
 from examples import accounts
 
-engine = create_engine("sqlite://")
-print(accounts.main(engine))
+accounts.main(create_engine("sqlite://"))
 ```
 """
 
+# --8<-- [start:imports]
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, ForeignKey, String, TypeDecorator, select
+from sqlalchemy import DateTime, Engine, ForeignKey, String, TypeDecorator, event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -31,9 +48,12 @@ from sqlalchemy.orm import (
     Session,
     mapped_column,
     relationship,
+    selectinload,
     validates,
 )
 from sqlalchemy.sql.expression import FunctionElement
+
+# --8<-- [end:imports]
 
 # --8<-- [start:passwords]
 # OWASP's recommended minimum for scrypt. Raising it later is safe: every
@@ -210,40 +230,269 @@ class User(Base):
 # --8<-- [end:models]
 
 
-def main(engine: Engine) -> list[tuple[str, str | None, bool]]:
-    """Create the tables, sign up three users and check a password.
+# --8<-- [start:errors]
+class AccountError(Exception):
+    """A request the account service refuses; its message is one sentence for the user."""
 
-    Returns:
-        Each user's email, organisation name, and whether "correct horse"
-        is their password, in email order.
+
+class InvalidInput(AccountError, ValueError):
+    """An email address, name or password that the service does not accept."""
+
+
+class EmailTaken(AccountError):
+    """Another account already has this email address."""
+
+
+class NoSuchUser(AccountError, LookupError):
+    """No account has this id."""
+
+
+class WrongPassword(AccountError):
+    """The password given to prove who is asking is not the account's."""
+
+
+#: The shortest new password accepted: a long passphrase beats clever rules.
+MIN_PASSWORD_LENGTH = 10
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def normalise_email(address: str) -> str:
+    """``address`` as the service keeps it: trimmed and in lower case.
+
+    Raises:
+        InvalidInput: ``address`` does not look like an email address.
     """
+    normalised = address.strip().lower()
+    if len(normalised) > 254 or not _EMAIL.fullmatch(normalised):
+        raise InvalidInput(f"{address!r} is not an email address")
+    return normalised
+
+
+def _display_name(name: str) -> str:
+    if not name.strip() or len(name.strip()) > 100:
+        raise InvalidInput("a display name needs 1 to 100 characters")
+    return name.strip()
+
+
+def _new_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+# --8<-- [end:errors]
+
+
+# --8<-- [start:sign_up]
+def sign_up(
+    session: Session,
+    email: str,
+    display_name: str,
+    password: str,
+    organisation: Organisation | None = None,
+) -> User:
+    """Open an account, in one transaction that is committed here.
+
+    The database's unique constraint on ``users.email`` decides whether the
+    address is free, so two sign-ups at the same moment cannot both win.
+
+    Raises:
+        InvalidInput: the email, name or password is not acceptable.
+        EmailTaken: another account has this email address; nothing is stored.
+    """
+    address = normalise_email(email)
+    user = User(email=address, display_name=_display_name(display_name))
+    user.organisation = organisation
+    user.set_password(_new_password(password))
+    session.add(user)
+    _commit_unless_taken(session, address)
+    return user
+
+
+def _commit_unless_taken(session: Session, address: str) -> None:
+    """Commit; a unique violation on ``address`` becomes ``EmailTaken``."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        # Another constraint may have failed: only a row with the address says it was this one.
+        if session.scalar(select(User.id).where(User.email == address)) is None:
+            raise
+        raise EmailTaken(f"an account with the email {address} already exists") from None
+
+
+# --8<-- [end:sign_up]
+
+
+# --8<-- [start:authenticate]
+_dummy_hashes: dict[tuple[int, ...], str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of nobody's password at today's ``SCRYPT_COST``, made once per cost."""
+    cost = tuple(SCRYPT_COST.values())
+    if cost not in _dummy_hashes:
+        _dummy_hashes[cost] = hash_password(secrets.token_urlsafe(16))
+    return _dummy_hashes[cost]
+
+
+_dummy_hash()  # made now, so that no login waits for it
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The user these credentials belong to, or None, whatever was wrong with them.
+
+    An unknown email and a wrong password get the same answer after the same
+    work: for an unknown email, the password is checked against a dummy hash
+    made at today's cost, so the time a login takes does not tell anyone which
+    addresses have accounts. A right password stored at an older cost is hashed
+    again at today's (``User.check_password``), and the new hash is committed.
+    """
+    address = email.strip().lower()  # as the model's validator stores it
+    user = session.scalar(select(User).where(User.email == address))
+    if user is None:
+        verify_password(password, _dummy_hash())
+        return None
+    if not user.check_password(password):
+        return None
+    if user in session.dirty:  # rehashed at today's cost
+        session.commit()
+    return user
+
+
+# --8<-- [end:authenticate]
+
+
+# --8<-- [start:change_password]
+def get_user(session: Session, user_id: int) -> User:
+    """The user with this id.
+
+    Raises:
+        NoSuchUser: there is none.
+    """
+    user = session.get(User, user_id)
+    if user is None:
+        raise NoSuchUser(f"there is no user with id {user_id}")
+    return user
+
+
+def change_password(session: Session, user_id: int, old_password: str, new_password: str) -> None:
+    """Replace a user's password, given the current one; committed here.
+
+    Raises:
+        NoSuchUser: there is no user with this id.
+        WrongPassword: ``old_password`` is not the user's password.
+        InvalidInput: ``new_password`` is too short.
+    """
+    _new_password(new_password)  # the cheap check first, before any hashing
+    user = get_user(session, user_id)
+    if not verify_password(old_password, user.password_hash):
+        raise WrongPassword("the current password is not right")
+    user.set_password(new_password)
+    session.commit()
+
+
+def update_profile(
+    session: Session, user_id: int, *, email: str | None = None, display_name: str | None = None
+) -> User:
+    """Change the fields given, and only those; committed here.
+
+    Raises:
+        NoSuchUser: there is no user with this id.
+        InvalidInput: a new value is not acceptable.
+        EmailTaken: another account has the new email address; nothing is changed.
+    """
+    user = get_user(session, user_id)
+    if display_name is not None:
+        user.display_name = _display_name(display_name)
+    address = user.email
+    if email is not None:
+        address = user.email = normalise_email(email)
+    _commit_unless_taken(session, address)
+    return user
+
+
+# --8<-- [end:change_password]
+
+
+# --8<-- [start:listing]
+def organisations_with_members(session: Session) -> list[Organisation]:
+    """Every organisation, in name order, with its users loaded: two SELECTs in all.
+
+    ``selectinload`` fetches the users of all the organisations at once, so
+    reading ``organisation.users`` afterwards sends nothing, however many
+    organisations there are.
+    """
+    query = (
+        select(Organisation).options(selectinload(Organisation.users)).order_by(Organisation.name)
+    )
+    return list(session.scalars(query))
+
+
+# --8<-- [end:listing]
+
+
+# --8<-- [start:main]
+def main(engine: Engine) -> None:
+    """Create the tables afresh, then sign up, log in, and list, printing what happens."""
     Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
-    with Session(engine) as session, session.begin():
-        acme = Organisation(name="Acme")
-        for email, name, password, organisation in [
-            ("Ada@Acme.test", "Ada", "correct horse", acme),
-            ("bob@acme.test", "Bob", "battery staple", acme),
-            ("cy@example.test", "Cy", "correct horse", None),
-        ]:
-            user = User(email=email, display_name=name, organisation=organisation)
-            user.set_password(password)
-            session.add(user)
     with Session(engine) as session:
-        users = session.scalars(select(User).order_by(User.email))
-        return [
-            (
-                user.email,
-                user.organisation.name if user.organisation else None,
-                user.check_password("correct horse"),
-            )
-            for user in users
-        ]
+        acme = Organisation(name="Acme")
+        ada = sign_up(session, "Ada@Acme.test", "Ada", "correct horse battery", acme)
+        sign_up(session, "bob@acme.test", "Bob", "staple gun 1234", acme)
+        ada_id = ada.id
+        print(f"Signed up {ada.email} (user {ada_id}) and bob@acme.test, both of Acme")
+        for email, name, password in [
+            ("ADA@acme.test ", "Ada again", "another long one"),
+            ("ada.example.test", "Ada", "correct horse battery"),
+            ("cy@example.test", "Cy", "short"),
+        ]:
+            try:
+                sign_up(session, email, name, password)
+            except AccountError as refused:
+                print(f"Signing up {email!r} is refused: {refused}")
+
+    with Session(engine) as session:
+        for email, password in [
+            ("ada@acme.test", "correct horse battery"),
+            ("ada@acme.test", "wrong horse battery"),
+            ("nobody@acme.test", "correct horse battery"),
+        ]:
+            user = authenticate(session, email, password)
+            print(f"Log in as {email} with {password!r}: {user.display_name if user else None}")
+
+    with Session(engine) as session:
+        try:
+            change_password(session, ada_id, "not my password", "a new long passphrase")
+        except AccountError as refused:
+            print(f"Changing a password with the wrong one is refused: {refused}")
+        change_password(session, ada_id, "correct horse battery", "a new long passphrase")
+        user = authenticate(session, "ada@acme.test", "a new long passphrase")
+        print(f"After the change, the new password logs in {user.display_name}")
+
+    statements = []
+
+    def count(connection, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    with Session(engine) as session:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            for organisation in organisations_with_members(session):
+                members = sorted(user.display_name for user in organisation.users)
+                print(f"{organisation.name}: {', '.join(members)}")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    print(f"The listing took {len(statements)} statements")
+
+
+# --8<-- [end:main]
 
 
 if __name__ == "__main__":
-    import os
+    import sys
 
-    from sqlalchemy import create_engine
+    from examples.command_line import run
 
-    print(main(create_engine(os.environ.get("DATABASE_URL", "sqlite:///tutorial.db"))))
+    sys.exit(run(main, "sqlite:///accounts.db"))

@@ -1,99 +1,252 @@
-"""A notes store written with SQLAlchemy Core, safe against SQL injection.
+"""Notes filed in categories: the notes application of seed 004, done right with the ORM.
 
-Every value reaches the database as a bound parameter. The search text a user
-types is matched with ``LIKE`` through a parameter too, with the wildcard
-characters in it escaped, so that it is always data and never SQL.
+A ``Category`` has many ``Note`` objects. Every function takes the
+``Session`` to work in as its first argument: there is no session kept in a
+module, and no class method that hides one. A category's name is unique
+because the database says so; a second category of the same name is refused
+by that constraint, and the caller hears of it as ``DuplicateCategory``, a
+sentence it can show, instead of an error printed and swallowed inside a
+``save()`` helper. The search matches what a user typed as plain text, with
+``%`` and ``_`` escaped, through a bound parameter. Notes are listed per
+category in two SELECTs, however many categories there are.
 
-Run it against any database by handing ``main()`` an engine:
+Run it from the command line on a database made for the purpose (it creates
+its tables afresh):
+
+    python -m examples.notes sqlite:///notes.db
+
+or hand ``main()`` an engine of your own:
 
 ```python
 from sqlalchemy import create_engine
 
 from examples import notes
 
-engine = create_engine("sqlite://")
-print(notes.main(engine))
+notes.main(create_engine("sqlite://"))
 ```
 """
 
-from __future__ import annotations
-
-from sqlalchemy import Connection, Engine, text
-
-SCHEMA = (
-    "CREATE TABLE notes ("
-    " id INTEGER PRIMARY KEY,"
-    " title VARCHAR(100) NOT NULL,"
-    " body VARCHAR(1000) NOT NULL)"
+# --8<-- [start:imports]
+from sqlalchemy import Engine, ForeignKey, String, Text, event, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    selectinload,
+    validates,
 )
 
-
-def create_schema(connection: Connection) -> None:
-    """Create the ``notes`` table, replacing any earlier one."""
-    connection.execute(text("DROP TABLE IF EXISTS notes"))
-    connection.execute(text(SCHEMA))
+# --8<-- [end:imports]
 
 
-def add_note(connection: Connection, note_id: int, title: str, body: str) -> None:
-    """Store one note.
+# --8<-- [start:models]
+class Base(DeclarativeBase):
+    """Every model of the notes application derives from this."""
 
-    Args:
-        connection: where to store it; the caller decides when to commit.
-        note_id: the note's primary key.
-        title: a short title, at most 100 characters.
-        body: the text of the note.
-    """
-    connection.execute(
-        text("INSERT INTO notes (id, title, body) VALUES (:id, :title, :body)"),
-        {"id": note_id, "title": title, "body": body},
+
+class Category(Base):
+    """A named group of notes, such as "recipes"; names are unique, in lower case."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    notes: Mapped[list["Note"]] = relationship(
+        back_populates="category", cascade="all, delete-orphan", order_by="Note.id"
     )
 
+    @validates("name")
+    def _normalise_name(self, key: str, name: str) -> str:
+        # "Recipes", "recipes" and "recipes " would be one category to a person; the
+        # unique constraint of some databases ignores case or trailing spaces, of
+        # others not. One spelling makes them all agree.
+        return name.strip().lower()
 
-def search_titles(connection: Connection, typed: str) -> list[str]:
-    """Titles of the notes whose title contains ``typed``, in id order.
+    def __repr__(self) -> str:
+        return f"Category(name={self.name!r})"
 
-    ``%`` and ``_`` in the input are escaped, so a user searching for ``50%``
-    finds titles containing ``50%`` rather than every title containing ``50``.
 
-    Args:
-        connection: where to search.
-        typed: the text as the user typed it, untrusted.
+class Note(Base):
+    """A note with a title and a body, in exactly one category."""
 
-    Returns:
-        The matching titles.
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    category: Mapped[Category] = relationship(back_populates="notes")
+
+    def __repr__(self) -> str:
+        return f"Note(title={self.title!r})"
+
+
+# --8<-- [end:models]
+
+
+# --8<-- [start:errors]
+class NotesError(Exception):
+    """A request the notes application refuses; its message is one sentence."""
+
+
+class DuplicateCategory(NotesError):
+    """A category of that name exists already."""
+
+
+class NoSuchCategory(NotesError, LookupError):
+    """No category has that name."""
+
+
+class InvalidInput(NotesError, ValueError):
+    """A name, title or search text that the application does not accept."""
+
+
+# --8<-- [end:errors]
+
+
+# --8<-- [start:categories]
+def add_category(session: Session, name: str) -> Category:
+    """Create a category, in one transaction that is committed here.
+
+    Raises:
+        InvalidInput: the name is blank or longer than 50 characters.
+        DuplicateCategory: the database's unique constraint refused the name.
     """
-    pattern = "%" + escape_like(typed) + "%"
-    rows = connection.execute(
-        text("SELECT title FROM notes WHERE title LIKE :pattern ESCAPE '!' ORDER BY id"),
-        {"pattern": pattern},
+    category = Category(name=name)
+    if not category.name or len(category.name) > 50:
+        raise InvalidInput("a category name needs 1 to 50 characters")
+    session.add(category)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise DuplicateCategory(f"there is already a category named {category.name!r}") from None
+    return category
+
+
+def find_category(session: Session, name: str) -> Category | None:
+    """The category called ``name``, in any case; None if there is none."""
+    query = select(Category).where(Category.name == name.strip().lower())
+    return session.scalars(query).one_or_none()
+
+
+def get_category(session: Session, name: str) -> Category:
+    """The category called ``name``, in any case.
+
+    Raises:
+        NoSuchCategory: there is none.
+    """
+    category = find_category(session, name)
+    if category is None:
+        raise NoSuchCategory(f"there is no category named {name.strip().lower()!r}")
+    return category
+
+
+# --8<-- [end:categories]
+
+
+# --8<-- [start:notes]
+def add_note(session: Session, category_name: str, title: str, body: str = "") -> Note:
+    """File a new note under an existing category; committed here.
+
+    Raises:
+        InvalidInput: the title is blank or longer than 100 characters.
+        NoSuchCategory: no category has that name.
+    """
+    if not title.strip() or len(title.strip()) > 100:
+        raise InvalidInput("a note's title needs 1 to 100 characters")
+    note = Note(title=title.strip(), body=body, category=get_category(session, category_name))
+    session.add(note)
+    session.commit()
+    return note
+
+
+def search(session: Session, typed: str) -> list[Note]:
+    """The notes whose title or body contains ``typed``, ignoring case, oldest first.
+
+    ``typed`` is what a user typed, untrusted: it reaches the database as a
+    bound parameter, and ``autoescape=True`` escapes the ``%`` and ``_`` in it,
+    so that "50%" finds "50%", not every note with "50" in it.
+
+    Raises:
+        InvalidInput: ``typed`` is blank.
+    """
+    if not typed.strip():
+        raise InvalidInput("type something to search for")
+    query = (
+        select(Note)
+        .where(
+            or_(
+                Note.title.icontains(typed, autoescape=True),
+                Note.body.icontains(typed, autoescape=True),
+            )
+        )
+        .order_by(Note.id)
     )
-    return list(rows.scalars())
+    return list(session.scalars(query))
 
 
-def escape_like(value: str) -> str:
-    """Make ``value`` match itself literally in a ``LIKE ... ESCAPE '!'`` pattern."""
-    return value.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+def notes_by_category(session: Session) -> list[Category]:
+    """Every category in name order, with its notes loaded: two SELECTs in all."""
+    query = select(Category).options(selectinload(Category.notes)).order_by(Category.name)
+    return list(session.scalars(query))
 
 
-def main(engine: Engine) -> dict[str, list[str]]:
-    """Create the table, store three notes and run a few searches, one an attack.
+# --8<-- [end:notes]
 
-    Returns:
-        Each search text with the titles it found.
-    """
-    with engine.begin() as connection:
-        create_schema(connection)
-        add_note(connection, 1, "Groceries", "Milk, eggs, coffee")
-        add_note(connection, 2, "Sale: 50% off", "Until Friday")
-        add_note(connection, 3, "Ideas", "A tutorial that proves itself")
-    searches = ["ea", "50%", "' OR '1'='1"]
-    with engine.connect() as connection:
-        return {typed: search_titles(connection, typed) for typed in searches}
+
+# --8<-- [start:main]
+def main(engine: Engine) -> None:
+    """Create the tables afresh, file a few notes, search them, and list them by category."""
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        for name in ["Tech", "home", "tech "]:
+            try:
+                category = add_category(session, name)
+                print(f"Added the category {category.name!r}")
+            except NotesError as refused:
+                print(f"Adding {name!r} is refused: {refused}")
+
+        for category, title, body in [
+            ("tech", "SQLAlchemy is cool", "Sessions, engines, and no SQL by hand"),
+            ("Tech", "50% off the ORM book", "Until Friday"),
+            ("home", "Groceries", "Milk, eggs, coffee"),
+            ("work", "Quarterly plan", "Nobody made this category"),
+        ]:
+            try:
+                add_note(session, category, title, body)
+            except NotesError as refused:
+                print(f"Filing {title!r} is refused: {refused}")
+
+        for typed in ["50%", "COOL", "_", "' OR '1'='1"]:
+            titles = [note.title for note in search(session, typed)]
+            print(f"Searching for {typed!r} finds {titles}")
+
+    statements = []
+
+    def count(connection, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    with Session(engine) as session:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            for category in notes_by_category(session):
+                print(f"{category.name}: {[note.title for note in category.notes]}")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    print(f"The listing took {len(statements)} statements")
+
+
+# --8<-- [end:main]
 
 
 if __name__ == "__main__":
-    import os
+    import sys
 
-    from sqlalchemy import create_engine
+    from examples.command_line import run
 
-    print(main(create_engine(os.environ.get("DATABASE_URL", "sqlite:///tutorial.db"))))
+    sys.exit(run(main, "sqlite:///notes.db"))
