@@ -407,6 +407,8 @@ SOFT_DELETE_CRITERIA = "SoftDeletable, lambda cls: cls.deleted_at.is_(None), inc
 LAZY_LOAD = "print([note.title for note in recipes.notes])"
 WRITE_CHECK = 'raise PermissionError("a row of another workspace cannot be written here")'
 FOREIGN_WRITE = 'launch.notes.append(Note(title="Acme\'s secrets", workspace_id=acme_id))'
+BULK_STATEMENTS = "execute_state.is_select or execute_state.is_update or execute_state.is_delete"
+FOREIGN_UPDATE = 'blank_the_soup = update(Note).where(Note.title == "Soup")'
 
 
 def drop_the_hybrids_expression(project: Path) -> None:
@@ -435,6 +437,10 @@ def keep_the_soft_delete_from_relationship_loads(project: Path) -> None:
 
 def let_a_workspace_write_anothers_rows(project: Path) -> None:
     _edit(_page(project, EVENTS_PAGE), WRITE_CHECK, "pass")
+
+
+def let_a_workspace_bulk_update_anothers_rows(project: Path) -> None:
+    _edit(_page(project, EVENTS_PAGE), BULK_STATEMENTS, "execute_state.is_select")
 
 
 # Escaped effects ------------------------------------------------------------------
@@ -897,6 +903,13 @@ FAULTS = [
         ALL,
         let_a_workspace_write_anothers_rows,
         (_failing_at(EVENTS_PAGE, FOREIGN_WRITE),),
+    ),
+    Fault(
+        "let a workspace's bulk UPDATE reach rows of another workspace (tenant filter)",
+        (f"docs/{EVENTS_PAGE}",),
+        ALL,
+        let_a_workspace_bulk_update_anothers_rows,
+        (_failing_at(EVENTS_PAGE, FOREIGN_UPDATE),),
     ),
     Fault(
         "create a table in PostgreSQL's public schema",
