@@ -10,25 +10,29 @@ lower case, and are unique because the database says so; every timestamp is
 stored in UTC whatever the time zone of the database server.
 
 The service's functions (``sign_up``, ``authenticate``, ``change_password``,
-``update_profile``, ``organisations_with_members``) take a ``Session``, and
-each that writes is one transaction, committed before it returns. A request
-the service refuses raises an ``AccountError`` whose message is one sentence.
-An unknown email and a wrong password get the same answer, ``None``, after
-the same work.
+``update_profile``, ``organisations_with_members``) take the ``Session`` to
+work in, and none of them commits: the caller, a request handler say, decides
+where the transaction ends. A request the service refuses raises an
+``AccountError`` whose message is one sentence, and leaves the caller's
+transaction as it was: a write that the database may refuse runs in a
+savepoint. An unknown email and a wrong password get the same answer,
+``None``, after the same work.
 
 Run it from the command line on a database made for the purpose (it creates
 its tables afresh):
 
     python -m examples.accounts sqlite:///accounts.db
 
-or hand ``main()`` an engine of your own:
+or hand ``main()`` an engine of your own, on SQLite one that lets SQLAlchemy
+begin transactions, as savepoints need:
 
 ```python
 from sqlalchemy import create_engine
 
 from examples import accounts
+from examples.sqlite_transactions import take_over_sqlite_transactions
 
-accounts.main(create_engine("sqlite://"))
+accounts.main(take_over_sqlite_transactions(create_engine("sqlite://")))
 ```
 """
 
@@ -37,6 +41,8 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, ForeignKey, String, TypeDecorator, event, select
@@ -291,30 +297,32 @@ def sign_up(
     password: str,
     organisation: Organisation | None = None,
 ) -> User:
-    """Open an account, in one transaction that is committed here.
+    """Open an account, inserted at once in a savepoint; the caller commits.
 
     The database's unique constraint on ``users.email`` decides whether the
     address is free, so two sign-ups at the same moment cannot both win.
 
     Raises:
         InvalidInput: the email, name or password is not acceptable.
-        EmailTaken: another account has this email address; nothing is stored.
+        EmailTaken: another account has this email address; the savepoint is
+            rolled back, and the caller's transaction goes on as it was.
     """
     address = normalise_email(email)
     user = User(email=address, display_name=_display_name(display_name))
-    user.organisation = organisation
     user.set_password(_new_password(password))
-    session.add(user)
-    _commit_unless_taken(session, address)
+    with _unless_taken(session, address):
+        user.organisation = organisation
+        session.add(user)
     return user
 
 
-def _commit_unless_taken(session: Session, address: str) -> None:
-    """Commit; a unique violation on ``address`` becomes ``EmailTaken``."""
+@contextmanager
+def _unless_taken(session: Session, address: str) -> Iterator[None]:
+    """Flush the block's changes in a savepoint; a violation on ``address`` is ``EmailTaken``."""
     try:
-        session.commit()
+        with session.begin_nested():  # flushed when the block ends
+            yield
     except IntegrityError:
-        session.rollback()
         # Another constraint may have failed: only a row with the address says it was this one.
         if session.scalar(select(User.id).where(User.email == address)) is None:
             raise
@@ -346,18 +354,14 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     work: for an unknown email, the password is checked against a dummy hash
     made at today's cost, so the time a login takes does not tell anyone which
     addresses have accounts. A right password stored at an older cost is hashed
-    again at today's (``User.check_password``), and the new hash is committed.
+    again at today's (``User.check_password``); the caller's commit stores it.
     """
     address = email.strip().lower()  # as the model's validator stores it
     user = session.scalar(select(User).where(User.email == address))
     if user is None:
         verify_password(password, _dummy_hash())
         return None
-    if not user.check_password(password):
-        return None
-    if user in session.dirty:  # rehashed at today's cost
-        session.commit()
-    return user
+    return user if user.check_password(password) else None
 
 
 # --8<-- [end:authenticate]
@@ -377,7 +381,7 @@ def get_user(session: Session, user_id: int) -> User:
 
 
 def change_password(session: Session, user_id: int, old_password: str, new_password: str) -> None:
-    """Replace a user's password, given the current one; committed here.
+    """Replace a user's password, given the current one; the caller commits.
 
     Raises:
         NoSuchUser: there is no user with this id.
@@ -389,26 +393,26 @@ def change_password(session: Session, user_id: int, old_password: str, new_passw
     if not verify_password(old_password, user.password_hash):
         raise WrongPassword("the current password is not right")
     user.set_password(new_password)
-    session.commit()
 
 
 def update_profile(
     session: Session, user_id: int, *, email: str | None = None, display_name: str | None = None
 ) -> User:
-    """Change the fields given, and only those; committed here.
+    """Change the fields given, and only those, in a savepoint; the caller commits.
 
     Raises:
         NoSuchUser: there is no user with this id.
         InvalidInput: a new value is not acceptable.
         EmailTaken: another account has the new email address; nothing is changed.
     """
+    name = None if display_name is None else _display_name(display_name)
+    address = None if email is None else normalise_email(email)
     user = get_user(session, user_id)
-    if display_name is not None:
-        user.display_name = _display_name(display_name)
-    address = user.email
-    if email is not None:
-        address = user.email = normalise_email(email)
-    _commit_unless_taken(session, address)
+    with _unless_taken(session, address or user.email):
+        if name is not None:
+            user.display_name = name
+        if address is not None:
+            user.email = address
     return user
 
 
@@ -440,9 +444,6 @@ def main(engine: Engine) -> None:
     with Session(engine) as session:
         acme = Organisation(name="Acme")
         ada = sign_up(session, "Ada@Acme.test", "Ada", "correct horse battery", acme)
-        sign_up(session, "bob@acme.test", "Bob", "staple gun 1234", acme)
-        ada_id = ada.id
-        print(f"Signed up {ada.email} (user {ada_id}) and bob@acme.test, both of Acme")
         for email, name, password in [
             ("ADA@acme.test ", "Ada again", "another long one"),
             ("ada.example.test", "Ada", "correct horse battery"),
@@ -452,6 +453,10 @@ def main(engine: Engine) -> None:
                 sign_up(session, email, name, password)
             except AccountError as refused:
                 print(f"Signing up {email!r} is refused: {refused}")
+        sign_up(session, "bob@acme.test", "Bob", "staple gun 1234", acme)
+        session.commit()  # the refusals left the transaction as it was
+        ada_id = ada.id
+        print(f"Committed: {session.scalars(select(User.email).order_by(User.id)).all()}")
 
     with Session(engine) as session:
         for email, password in [
@@ -461,6 +466,7 @@ def main(engine: Engine) -> None:
         ]:
             user = authenticate(session, email, password)
             print(f"Log in as {email} with {password!r}: {user.display_name if user else None}")
+        session.commit()  # stores a hash that a login made again at a raised cost
 
     with Session(engine) as session:
         try:
@@ -468,6 +474,7 @@ def main(engine: Engine) -> None:
         except AccountError as refused:
             print(f"Changing a password with the wrong one is refused: {refused}")
         change_password(session, ada_id, "correct horse battery", "a new long passphrase")
+        session.commit()
         user = authenticate(session, "ada@acme.test", "a new long passphrase")
         print(f"After the change, the new password logs in {user.display_name}")
 

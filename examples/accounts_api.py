@@ -5,7 +5,8 @@ HTTP requests into calls of them and their answers into HTTP responses:
 
 - each request gets a ``Session`` of its own from a dependency, closed when
   the request is over, so no session is ever shared between requests or the
-  threads that serve them;
+  threads that serve them; the handler of a request that writes commits, and
+  anything it did not commit is rolled back when the session closes;
 - requests and responses are Pydantic models: an ORM object is never handed
   to the JSON encoder, which could not serialise it, and a response shows
   only the fields its model names (never the password hash);
@@ -28,7 +29,7 @@ import os
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine
@@ -133,38 +134,47 @@ def refused(request: Request, error: AccountError) -> JSONResponse:
 router = APIRouter()
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED, response_model=UserResponse)
-def create_user(body: SignUpRequest, session: SessionDependency):
-    return sign_up(session, body.email, body.display_name, body.password)
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+def create_user(body: SignUpRequest, session: SessionDependency) -> UserResponse:
+    user = sign_up(session, body.email, body.display_name, body.password)
+    answer = UserResponse.model_validate(user)  # read before the commit expires it
+    session.commit()
+    return answer
 
 
-@router.get("/users/{user_id}", response_model=UserResponse)
-def read_user(user_id: int, session: SessionDependency):
-    return get_user(session, user_id)
+@router.get("/users/{user_id}")
+def read_user(user_id: int, session: SessionDependency) -> UserResponse:
+    return UserResponse.model_validate(get_user(session, user_id))
 
 
-@router.patch("/users/{user_id}", response_model=UserResponse)
-def change_profile(user_id: int, body: ProfileChanges, session: SessionDependency):
+@router.patch("/users/{user_id}")
+def change_profile(user_id: int, body: ProfileChanges, session: SessionDependency) -> UserResponse:
     # exclude_unset: only the fields the request sent, not every field with its default
-    return update_profile(session, user_id, **body.model_dump(exclude_unset=True))
+    user = update_profile(session, user_id, **body.model_dump(exclude_unset=True))
+    answer = UserResponse.model_validate(user)
+    session.commit()
+    return answer
 
 
 @router.put("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
-def replace_password(user_id: int, body: PasswordChange, session: SessionDependency):
+def replace_password(user_id: int, body: PasswordChange, session: SessionDependency) -> Response:
     change_password(session, user_id, body.current_password, body.new_password)
+    session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/login", response_model=UserResponse)
-def log_in(body: LoginRequest, session: SessionDependency):
+@router.post("/login", responses={401: {"description": "Wrong email or password"}})
+def log_in(body: LoginRequest, session: SessionDependency) -> UserResponse:
     user = authenticate(session, body.email, body.password)
     if user is None:  # the same answer for an unknown email and a wrong password
-        return JSONResponse(
-            {"detail": "wrong email or password"},
-            status_code=status.HTTP_401_UNAUTHORIZED,
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "wrong email or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return user
+    answer = UserResponse.model_validate(user)
+    session.commit()  # stores a hash made again at a raised cost
+    return answer
 
 
 def create_app(engine: Engine) -> FastAPI:

@@ -2,8 +2,8 @@
 
 An ``Article`` has many ``Comment`` objects (one-to-many) and shares ``Tag``
 objects with other articles (many-to-many, through the ``article_tags``
-table). Every function takes the ``Session`` to work in; those that write are
-one transaction each, committed before they return. ``list_articles()``
+table). Every function takes the ``Session`` to work in, and none of them
+commits: the caller decides where the transaction ends. ``list_articles()``
 returns one page of articles, newest first, each with its tags and its number
 of comments, in three SELECTs whatever the size of the page, and says how
 many pages there are.
@@ -52,8 +52,8 @@ class Base(DeclarativeBase):
 article_tags = Table(
     "article_tags",
     Base.metadata,
-    Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Column("article_id", ForeignKey("articles.id"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id"), primary_key=True),
 )
 
 
@@ -85,7 +85,7 @@ class Comment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     author: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
     article: Mapped[Article] = relationship(back_populates="comments")
 
 
@@ -132,7 +132,7 @@ def _text(value: str, what: str, longest: int | None = None) -> str:
 def publish(
     session: Session, title: str, body: str, published_on: date, tags: Iterable[str] = ()
 ) -> Article:
-    """Publish an article with its tags; committed here.
+    """Publish an article with its tags; the caller commits.
 
     Tags are found by name, in lower case, and created when new, with one
     SELECT for all of them.
@@ -150,12 +150,11 @@ def publish(
         tags=[known.get(name) or Tag(name=name) for name in names],
     )
     session.add(article)
-    session.commit()
     return article
 
 
 def add_comment(session: Session, article_id: int, author: str, body: str) -> Comment:
-    """Add a reader's comment to an article; committed here.
+    """Add a reader's comment to an article; the caller commits.
 
     Raises:
         NoSuchArticle: no article has that id.
@@ -166,7 +165,6 @@ def add_comment(session: Session, article_id: int, author: str, body: str) -> Co
         raise NoSuchArticle(f"there is no article with id {article_id}")
     comment = Comment(author=_text(author, "an author", 100), body=_text(body, "a comment"))
     article.comments.append(comment)
-    session.commit()
     return comment
 
 
@@ -198,6 +196,10 @@ def list_articles(
     with their numbers of comments, and the tags of all of them at once. The
     order ends with the id, so that articles published on the same day keep
     their places from one page to the next. A page past the last is empty.
+
+    Returns:
+        The page: its articles, newest first, each with its number of comments,
+        and the count of all the articles the page is cut from.
 
     Raises:
         InvalidInput: ``number`` is below 1, or ``per_page`` is not 1 to 100.
@@ -262,6 +264,7 @@ def main(engine: Engine) -> None:
             (9, "What we learned", ["news"]),
         ]:
             publish(session, title, f"The text of {title!r}.", date(2030, 5, day), tags)
+        session.commit()
         first = session.scalars(select(Article).where(Article.title == "Mapping classes")).one()
         first_id = first.id
         add_comment(session, first_id, "Grace", "Clear, thanks")
@@ -271,6 +274,7 @@ def main(engine: Engine) -> None:
                 add_comment(session, article_id, author, body)
             except BlogError as refused:
                 print(f"A comment by {author} is refused: {refused}")
+        session.commit()
 
     statements = []
 

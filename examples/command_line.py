@@ -9,7 +9,9 @@ Each program of ``examples/`` ends with
 
 so that ``python -m examples.notes sqlite:///notes.db``, or the same with the
 URL in ``DATABASE_URL``, makes the engine, hands it to the program's
-``main()`` and disposes of it afterwards. A URL that cannot be used stops the
+``main()`` and disposes of it afterwards. On SQLite the engine lets
+SQLAlchemy begin every transaction (``examples.sqlite_transactions``), which
+the programs' savepoints need. A URL that cannot be used stops the
 program before ``main()`` starts, with one sentence on standard error and exit
 status 2: a URL that is not one, a database or driver SQLAlchemy does not
 know, a driver that is not installed, a server that refuses the connection.
@@ -26,6 +28,8 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from examples.sqlite_transactions import take_over_sqlite_transactions
+
 #: The exit status of a program stopped by its command line or its URL.
 USAGE_ERROR = 2
 
@@ -36,6 +40,8 @@ class BadDatabaseURL(Exception):
 
 def engine_from_url(url: str) -> Engine:
     """An engine for ``url``, connected to once to show that the URL works.
+
+    On SQLite, ``take_over_sqlite_transactions()`` has been applied to it.
 
     Raises:
         BadDatabaseURL: the URL cannot be used; the message says why in a sentence.
@@ -60,6 +66,7 @@ def engine_from_url(url: str) -> Engine:
             f"the driver that {shown} needs is not installed (no module named "
             f"{error.name}); install it with pip and run the program again"
         ) from None
+    take_over_sqlite_transactions(engine)
     try:
         with engine.connect():
             pass

@@ -2,11 +2,12 @@
 
 A ``Category`` has many ``Note`` objects. Every function takes the
 ``Session`` to work in as its first argument: there is no session kept in a
-module, and no class method that hides one. A category's name is unique
-because the database says so; a second category of the same name is refused
-by that constraint, and the caller hears of it as ``DuplicateCategory``, a
-sentence it can show, instead of an error printed and swallowed inside a
-``save()`` helper. The search matches what a user typed as plain text, with
+module, and no class method that hides one; and none of them commits, the
+caller does. A category's name is unique because the database says so; a
+second category of the same name is refused by that constraint, in a
+savepoint, and the caller hears of it as ``DuplicateCategory``, a sentence it
+can show, with its transaction as it was, instead of an error printed and
+swallowed inside a ``save()`` helper. The search matches what a user typed as plain text, with
 ``%`` and ``_`` escaped, through a bound parameter. Notes are listed per
 category in two SELECTs, however many categories there are.
 
@@ -15,14 +16,16 @@ its tables afresh):
 
     python -m examples.notes sqlite:///notes.db
 
-or hand ``main()`` an engine of your own:
+or hand ``main()`` an engine of your own, on SQLite one that lets SQLAlchemy
+begin transactions, as savepoints need:
 
 ```python
 from sqlalchemy import create_engine
 
 from examples import notes
+from examples.sqlite_transactions import take_over_sqlite_transactions
 
-notes.main(create_engine("sqlite://"))
+notes.main(take_over_sqlite_transactions(create_engine("sqlite://")))
 ```
 """
 
@@ -60,9 +63,8 @@ class Category(Base):
 
     @validates("name")
     def _normalise_name(self, key: str, name: str) -> str:
-        # "Recipes", "recipes" and "recipes " would be one category to a person; the
-        # unique constraint of some databases ignores case or trailing spaces, of
-        # others not. One spelling makes them all agree.
+        # "Recipes", "recipes" and "recipes " are one category to a person: kept in
+        # one spelling, they are one name to the unique constraint on every database.
         return name.strip().lower()
 
     def __repr__(self) -> str:
@@ -109,20 +111,20 @@ class InvalidInput(NotesError, ValueError):
 
 # --8<-- [start:categories]
 def add_category(session: Session, name: str) -> Category:
-    """Create a category, in one transaction that is committed here.
+    """Create a category, inserted at once in a savepoint; the caller commits.
 
     Raises:
         InvalidInput: the name is blank or longer than 50 characters.
-        DuplicateCategory: the database's unique constraint refused the name.
+        DuplicateCategory: the database's unique constraint refused the name; the
+            savepoint is rolled back, and the caller's transaction goes on as it was.
     """
     category = Category(name=name)
     if not category.name or len(category.name) > 50:
         raise InvalidInput("a category name needs 1 to 50 characters")
-    session.add(category)
     try:
-        session.commit()
+        with session.begin_nested():  # flushed when the block ends
+            session.add(category)
     except IntegrityError:
-        session.rollback()
         raise DuplicateCategory(f"there is already a category named {category.name!r}") from None
     return category
 
@@ -150,7 +152,7 @@ def get_category(session: Session, name: str) -> Category:
 
 # --8<-- [start:notes]
 def add_note(session: Session, category_name: str, title: str, body: str = "") -> Note:
-    """File a new note under an existing category; committed here.
+    """File a new note under an existing category; the caller commits.
 
     Raises:
         InvalidInput: the title is blank or longer than 100 characters.
@@ -160,7 +162,6 @@ def add_note(session: Session, category_name: str, title: str, body: str = "") -
         raise InvalidInput("a note's title needs 1 to 100 characters")
     note = Note(title=title.strip(), body=body, category=get_category(session, category_name))
     session.add(note)
-    session.commit()
     return note
 
 
@@ -221,6 +222,7 @@ def main(engine: Engine) -> None:
                 add_note(session, category, title, body)
             except NotesError as refused:
                 print(f"Filing {title!r} is refused: {refused}")
+        session.commit()  # the refusals left the transaction as it was
 
         for typed in ["50%", "COOL", "_", "' OR '1'='1"]:
             titles = [note.title for note in search(session, typed)]

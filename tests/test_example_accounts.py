@@ -12,8 +12,15 @@ from sqlalchemy.orm import Session
 
 from examples import accounts
 from examples.accounts import Organisation, User
+from examples.sqlite_transactions import take_over_sqlite_transactions
 
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def engine(engine):
+    """The programs' engine: on SQLite, SQLAlchemy begins transactions, as savepoints need."""
+    return take_over_sqlite_transactions(engine)
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +66,16 @@ def test_sign_up_stores_a_normalised_email_and_refuses_it_twice(tables, stored_h
 
 
 def test_a_taken_email_is_found_by_the_database_constraint(tables, stored_hash):
-    """No SELECT decides it: the INSERT fails, and only then is the row looked up."""
+    """No SELECT decides it: the INSERT fails in a savepoint, and only then is the row
+    looked up."""
     add_users(tables, stored_hash, "ada@acme.test")
     sent = []
     with Session(tables) as session:
         event.listen(tables, "before_cursor_execute", recorder(sent))
         with pytest.raises(accounts.EmailTaken):
             accounts.sign_up(session, "ada@acme.test", "Ada", "another passphrase")
-    assert sent[0].lstrip().upper().startswith("INSERT")
+    words = [statement.split()[0].upper() for statement in sent]
+    assert words[:4] == ["SAVEPOINT", "INSERT", "ROLLBACK", "SELECT"], sent
 
 
 def test_another_constraint_failing_is_not_reported_as_a_taken_email(tables, stored_hash):
@@ -135,6 +144,7 @@ def test_a_right_password_is_rehashed_at_a_raised_cost_and_committed(
     monkeypatch.setitem(accounts.SCRYPT_COST, "p", 2)  # raised, never lowered
     with Session(tables) as session:
         assert accounts.authenticate(session, "ada@acme.test", PASSWORD) is not None
+        session.commit()
     with Session(tables) as session:
         stored = session.scalars(select(User.password_hash)).one()
     assert stored.startswith("$scrypt$ln=17,r=8,p=2$")
@@ -164,6 +174,7 @@ def test_update_profile_changes_only_the_fields_given(tables, stored_hash):
             accounts.update_profile(session, ada, email="BOB@acme.test", display_name="Bob?")
         with pytest.raises(accounts.NoSuchUser):
             accounts.update_profile(session, 999, display_name="Nobody")
+        session.commit()  # the refusals left the first change in the transaction
     with Session(tables) as session:
         users = session.execute(select(User.email, User.display_name).order_by(User.email))
         assert users.all() == [("ada@acme.test", "Ada Lovelace"), ("bob@acme.test", "Bob")]

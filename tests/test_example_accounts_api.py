@@ -17,9 +17,16 @@ from sqlalchemy.orm import Session
 
 from examples import accounts, accounts_api
 from examples.accounts import User
+from examples.sqlite_transactions import take_over_sqlite_transactions
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def engine(engine):
+    """The programs' engine: on SQLite, SQLAlchemy begins transactions, as savepoints need."""
+    return take_over_sqlite_transactions(engine)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,13 @@ from sqlalchemy.orm import Session
 
 from examples import blog
 from examples.blog import Article, Tag
+from examples.sqlite_transactions import take_over_sqlite_transactions
+
+
+@pytest.fixture
+def engine(engine):
+    """The programs' engine: on SQLite, SQLAlchemy begins transactions, as savepoints need."""
+    return take_over_sqlite_transactions(engine)
 
 
 @pytest.fixture
@@ -23,6 +30,7 @@ def published(engine):
         second = session.scalars(query).first()
         blog.add_comment(session, second, "Grace", "Clear")
         blog.add_comment(session, second, "Alan", "More")
+        session.commit()
     return engine
 
 

@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 #: What each program prints, the same on every database.
 PRINTED = {
     "accounts": """\
-Signed up ada@acme.test (user 1) and bob@acme.test, both of Acme
 Signing up 'ADA@acme.test ' is refused: an account with the email ada@acme.test already exists
 Signing up 'ada.example.test' is refused: 'ada.example.test' is not an email address
 Signing up 'cy@example.test' is refused: a password needs at least 10 characters
+Committed: ['ada@acme.test', 'bob@acme.test']
 Log in as ada@acme.test with 'correct horse battery': Ada
 Log in as ada@acme.test with 'wrong horse battery': None
 Log in as nobody@acme.test with 'correct horse battery': None
@@ -174,3 +174,21 @@ def test_the_password_of_a_url_is_never_shown():
         engine_from_url("mysql+pymysql://root:hunter22@127.0.0.1:9/x")
     assert "hunter22" not in str(refused.value)
     assert "root:***@" in str(refused.value)
+
+
+def test_on_sqlite_the_engine_lets_a_rollback_undo_a_first_savepoint(tmp_path):
+    """A transaction that starts with a savepoint is the programs' own, rolled back whole."""
+    from sqlalchemy import text
+
+    engine = engine_from_url(f"sqlite:///{tmp_path / 'savepoints.db'}")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("CREATE TABLE kept (n INTEGER)"))
+            connection.commit()
+            with connection.begin():
+                with connection.begin_nested():
+                    connection.execute(text("INSERT INTO kept VALUES (1)"))
+                connection.rollback()
+            assert connection.execute(text("SELECT count(*) FROM kept")).scalar() == 0
+    finally:
+        engine.dispose()

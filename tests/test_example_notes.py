@@ -6,6 +6,13 @@ from sqlalchemy.orm import Session
 
 from examples import notes
 from examples.notes import Category, Note
+from examples.sqlite_transactions import take_over_sqlite_transactions
+
+
+@pytest.fixture
+def engine(engine):
+    """The programs' engine: on SQLite, SQLAlchemy begins transactions, as savepoints need."""
+    return take_over_sqlite_transactions(engine)
 
 
 @pytest.fixture
@@ -18,6 +25,7 @@ def filed(engine):
         notes.add_note(session, "tech", "SQLAlchemy is cool", "No SQL by hand")
         notes.add_note(session, "TECH", "50% off the ORM book", "Until Friday")
         notes.add_note(session, "home", "Groceries", "Milk, eggs_and coffee")
+        session.commit()
     return engine
 
 
@@ -44,7 +52,26 @@ def test_the_duplicate_is_caught_from_the_constraint_not_a_select(filed):
         event.listen(filed, "before_cursor_execute", record)
         with pytest.raises(notes.DuplicateCategory):
             notes.add_category(session, "home")
-    assert len(sent) == 1 and sent[0].lstrip().upper().startswith("INSERT"), sent
+    assert [statement.split()[0].upper() for statement in sent] == [
+        "SAVEPOINT",
+        "INSERT",
+        "ROLLBACK",
+    ], sent
+
+
+def test_a_refusal_leaves_the_callers_transaction_and_the_caller_decides(engine):
+    """The savepoint undoes the refused insert alone; the caller's rollback undoes the rest,
+    even where a savepoint was the transaction's first statement."""
+    notes.Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        notes.add_category(session, "tech")
+        with pytest.raises(notes.DuplicateCategory):
+            notes.add_category(session, "Tech")
+        notes.add_note(session, "tech", "Still here")
+        assert [note.title for note in notes.search(session, "still")] == ["Still here"]
+        session.rollback()
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Category)) == 0
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 51])
@@ -95,6 +122,7 @@ def test_notes_by_category_takes_two_statements(filed):
         for index in range(3):
             notes.add_category(session, f"extra {index}")
             notes.add_note(session, f"extra {index}", f"Note {index}")
+        session.commit()
     sent = []
 
     def record(connection, cursor, statement, parameters, context, executemany) -> None:

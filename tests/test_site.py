@@ -266,6 +266,9 @@ def test_the_copy_button_copies_code_that_runs(reader, name, tmp_path):
         ("AmbiguousForeignKeysError", "beyond-plain-columns.md"),
         ("MutableDict", "beyond-plain-columns.md"),
         ("with_loader_criteria", "events.md"),
+        ("awaitable_attrs", "async.md"),
+        ("MissingGreenlet", "async.md"),
+        ("join_transaction_mode", "testing.md"),
     ],
 )
 def test_search_for_a_key_term_lands_on_its_page(reader, term, expected):

@@ -587,6 +587,99 @@ def skip_the_rights_probe(project: Path) -> None:
     )
 
 
+# Blocks that await, and their SQL: the Async and Testing chapters ----------------------
+
+ASYNC_PAGE = "async.md"
+TESTING_PAGE = "testing.md"
+#: The Async chapter's first block that awaits, and the first whose SQL each async driver
+#: sends as it opens a connection.
+ASYNC_FIRST_AWAIT = "driver_connection = type(raw.driver_connection)"
+ASYNC_CREATE_ALL = "    await connection.run_sync(Base.metadata.create_all)\n"
+ASYNC_OWN_SESSIONS = 'track_count_in_own_session("Morning"),'
+TESTING_PYTEST_RUN = '[sys.executable, "-m", "pytest", "-v", "--no-header"]'
+
+
+def unawait_the_async_create_all(project: Path) -> None:
+    """The Async chapter's create_all, left as a coroutine nobody awaits."""
+    _edit(_page(project, ASYNC_PAGE), ASYNC_CREATE_ALL, ASYNC_CREATE_ALL.replace("await ", ""))
+
+
+def drop_the_coroutine_of_a_block_that_awaits(project: Path) -> None:
+    _edit(
+        _harness(project, "run_page.py"),
+        "            self.event_loop().run_until_complete(result)\n",
+        "            result.close()\n",
+    )
+
+
+def leave_out_the_script_s_asyncio_wrapper(project: Path) -> None:
+    _edit(
+        _harness(project, "page_scripts.py"),
+        "    awaiting = any(awaits(item.code) for item in blocks)\n",
+        "    awaiting = False\n",
+    )
+
+
+def share_one_session_between_the_tasks(project: Path) -> None:
+    """The Async chapter's tasks run on the session the block before them shared."""
+    path = _page(project, ASYNC_PAGE)
+    _edit(path, ASYNC_OWN_SESSIONS, 'track_count(shared, "Morning"),')
+    _edit(path, 'track_count_in_own_session("Evening"),', 'track_count(shared, "Evening"),')
+
+
+def unmark_an_awaiting_block_for_the_browser(project: Path) -> None:
+    path = _page(project, ASYNC_PAGE)
+    text = path.read_text()
+    marker = re.search(
+        r'<!-- not in the browser: next "[^"]*" -->\n\n(?=```python\nasync with engine\.begin)',
+        text,
+    )
+    if marker is None:
+        raise LookupError("async.md no longer marks its tables block: update this fault")
+    path.write_text(text[: marker.start()] + text[marker.end() :])
+
+
+def lose_aiomysql_commands(project: Path) -> None:
+    _edit(
+        _harness(project, "capture_sql.py"),
+        "            _mysql_command(self, command, sql, self._encoding)\n",
+        "            pass\n",
+    )
+
+
+def run_aiosqlite_calls_outside_the_caller_s_context(project: Path) -> None:
+    _edit(
+        _harness(project, "capture_sql.py"),
+        "    context.run(_sending_task.set, _current_task())\n"
+        "    return functools.partial(context.run, function)\n",
+        "    return function\n",
+    )
+
+
+def list_concurrent_tasks_in_the_order_sent(project: Path) -> None:
+    _edit(_harness(project, "capture_sql.py"), "    if len(set(shown)) < 2:\n", "    if True:\n")
+
+
+def join_the_test_transaction_without_savepoints(project: Path) -> None:
+    """The Testing chapter's session fixture, as a session joins a transaction by default."""
+    _edit(
+        _page(project, TESTING_PAGE),
+        '            bind=connection, join_transaction_mode="create_savepoint"\n',
+        "            bind=connection\n",
+    )
+
+
+def _script_fails(page: str) -> str:
+    """The page's script stopping at a block, in the script test on the database."""
+    stem = re.escape(Path(page).stem)
+    return (
+        rf"_+ test_each_chapter_as_a_script_prints_what_the_page_shows\[{{db}}-{stem}\] _+\n"
+        rf"(?:.*\n)*?E\s+AssertionError: the script of docs/{re.escape(page)}, in the block "
+        r"at line \d+ exited with 1:(?:.*\n)*?.*SyntaxError: '(await|async with|async for)' "
+        r"outside (async )?function"
+    )
+
+
 WHERE = r"\[{db}\]"  # how a page's failure names the database it ran on
 
 
@@ -1030,6 +1123,80 @@ FAULTS = [
             ),
         ),
         needs_docker=True,
+    ),
+    Fault(
+        "leave a coroutine of the Async chapter unawaited (asyncio): create_all never runs",
+        (f"docs/{ASYNC_PAGE}",),
+        ALL,
+        unawait_the_async_create_all,
+        (_failing_at(ASYNC_PAGE, ASYNC_CREATE_ALL),),
+    ),
+    Fault(
+        "drop the coroutine of a block that awaits at its top level, unrun (asyncio)",
+        (f"docs/{ASYNC_PAGE}",),
+        ALL,
+        drop_the_coroutine_of_a_block_that_awaits,
+        (_failing_at(ASYNC_PAGE, ASYNC_FIRST_AWAIT),),
+    ),
+    Fault(
+        "leave out the asyncio.run() wrapper of a page's script whose blocks await (asyncio)",
+        (
+            "tests/test_page_scripts.py::"
+            "test_each_chapter_as_a_script_prints_what_the_page_shows[{db}-async]",
+        ),
+        ALL,
+        leave_out_the_script_s_asyncio_wrapper,
+        (_script_fails(ASYNC_PAGE),),
+    ),
+    Fault(
+        "share one AsyncSession between the Async chapter's concurrent tasks (asyncio)",
+        (f"docs/{ASYNC_PAGE}",),
+        ALL,
+        share_one_session_between_the_tasks,
+        (_failing_at(ASYNC_PAGE, ASYNC_OWN_SESSIONS),),
+    ),
+    Fault(
+        "leave a block that awaits unmarked for the browser (asyncio)",
+        (f"docs/{ASYNC_PAGE}",),
+        TEXT,
+        unmark_an_awaiting_block_for_the_browser,
+        (rf"docs/{re.escape(ASYNC_PAGE)}, line \d+: this block awaits at its top level",),
+    ),
+    Fault(
+        "lose the commands aiomysql sends from the capture (asyncio)",
+        (f"docs/{ASYNC_PAGE}",),
+        ("mariadb",),
+        lose_aiomysql_commands,
+        (_failing_at(ASYNC_PAGE, ASYNC_FIRST_AWAIT),),
+    ),
+    Fault(
+        "run aiosqlite's calls outside the context of the task that made them (asyncio)",
+        (f"docs/{ASYNC_PAGE}",),
+        ("sqlite",),
+        run_aiosqlite_calls_outside_the_caller_s_context,
+        (_failing_at(ASYNC_PAGE, ASYNC_FIRST_AWAIT),),
+    ),
+    Fault(
+        "list the statements of concurrent asyncio tasks in the order they happened to be sent",
+        (
+            "tests/test_async_blocks.py::"
+            "test_what_tasks_send_at_the_same_time_is_listed_task_by_task[{db}]",
+        ),
+        ALL,
+        list_concurrent_tasks_in_the_order_sent,
+        (
+            _test_fails(
+                "test_what_tasks_send_at_the_same_time_is_listed_task_by_task",
+                module="test_async_blocks",
+            ),
+        ),
+    ),
+    Fault(
+        "join the Testing chapter's test transaction without create_savepoint (its pytest run)",
+        (f"docs/{TESTING_PAGE}",),
+        ALL,
+        join_the_test_transaction_without_savepoints,
+        (_failing_at(TESTING_PAGE, TESTING_PYTEST_RUN),),
     ),
 ]
 
