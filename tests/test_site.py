@@ -35,6 +35,7 @@ from harness.browser_runs import (
 from harness.databases import BY_NAME
 from harness.page_scripts import page_blocks, page_script
 from harness.pages import DOCS, ROOT, pages
+from harness.pictures import page_pictures
 from harness.run_in_browser import SITE_FOLDER, page_data
 from harness.site_browser import (
     DESKTOP,
@@ -416,3 +417,93 @@ def test_a_page_holds_its_layout_at_phone_width(reader, source, screenshots):
         reader.page.set_viewport_size(DESKTOP)
     assert widths["page"] <= widths["window"], f"the page scrolls sideways on a phone: {widths}"
     assert widths["body"] <= widths["window"], f"the body scrolls sideways on a phone: {widths}"
+
+
+def _pictured(source: Path) -> int:
+    """How many pictures (table diagrams and charts) a page asks for."""
+    asked = page_pictures(source.read_text(), source.name)
+    return len(asked.tables) + len(asked.charts)
+
+
+PICTURED = [page for page in PAGES if _pictured(page)]
+
+#: Each picture of the page, as the reader's browser drew it: for each of its tabs (clicked
+#: in turn), the drawings shown (one, at any width), with their size, their text
+#: alternative and the contrast of their text on their boxes.
+_PICTURES = """async () => {
+  const luminance = (colour) => {
+    const [r, g, b] = colour.match(/[\\d.]+/g).slice(0, 3).map(Number).map((c) => {
+      c /= 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const found = [];
+  for (const figure of document.querySelectorAll("article figure.picture-figure")) {
+    const labels = [...figure.querySelectorAll(".sql-tab-labels > label")];
+    for (const [index, label] of (labels.length ? labels : [null]).entries()) {
+      if (label) label.click();
+      await new Promise(requestAnimationFrame);
+      const shown = [...figure.querySelectorAll("svg")].filter((svg) => svg.checkVisibility());
+      const where = `${figure.querySelector("figcaption")?.textContent} (tab ${index + 1})`;
+      if (shown.length !== 1) found.push({where, shown: shown.length});
+      for (const svg of shown) {
+        const box = svg.getBoundingClientRect();
+        const ids = (svg.getAttribute("aria-labelledby") || "").split(" ").filter(Boolean);
+        const named = ids.map((id) => svg.querySelector(`[id="${id}"]`));
+        const text = svg.querySelector("text");
+        const ground = svg.querySelector(".td-box")
+          ? getComputedStyle(svg.querySelector(".td-box")).fill
+          : getComputedStyle(document.body).backgroundColor;
+        const [light, dark] = [luminance(getComputedStyle(text).fill), luminance(ground)]
+          .sort((a, b) => b - a);
+        found.push({
+          where, shown: shown.length,
+          width: box.width, height: box.height, right: box.right,
+          drawn: svg.getBBox().width * svg.getBBox().height,
+          font: parseFloat(getComputedStyle(text).fontSize) * box.width / svg.viewBox.baseVal.width,
+          role: svg.getAttribute("role"),
+          title: named[0]?.tagName === "title" ? named[0].textContent : "",
+          desc: named[1]?.tagName === "desc" ? named[1].textContent : "",
+          contrast: (light + 0.05) / (dark + 0.05),
+          scripts: svg.querySelectorAll("script, foreignObject, [href]").length,
+        });
+      }
+    }
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme"),
+    [(PHONE, "light"), (PHONE, "dark"), (DESKTOP, "light")],
+    ids=["phone-light", "phone-dark", "desktop-light"],
+)
+@pytest.mark.parametrize("source", PICTURED, ids=lambda page: page.stem)
+def test_every_picture_renders_with_its_text_alternative(reader, source, viewport, scheme):
+    """Each table diagram and chart the page asks for is drawn, visible, within the screen's
+    width and legible there, readable in the scheme, and named for screen readers by its
+    title and desc; a diagram too wide for a phone shows its narrow drawing there."""
+    reader.page.emulate_media(color_scheme=scheme)
+    reader.page.set_viewport_size(viewport)
+    try:
+        reader.visit(url_path(source))
+        figures = reader.page.locator("article figure.picture-figure").count()
+        drawn = reader.page.evaluate(_PICTURES)
+    finally:
+        reader.page.set_viewport_size(DESKTOP)
+        reader.page.emulate_media(color_scheme="light")
+    assert figures == _pictured(source), "a picture the page asks for is missing"
+    assert drawn, "no picture was drawn"
+    for picture in drawn:
+        where = f"{source.name}, {picture['where']}"
+        assert picture["shown"] == 1, f"{where}: {picture['shown']} drawings shown at once"
+        assert picture["width"] > 100 and picture["height"] > 40, where
+        assert picture["drawn"] > 0, f"{where}: nothing drawn"
+        assert picture["right"] <= viewport["width"], f"{where}: wider than the screen"
+        assert picture["font"] >= 9, f"{where}: its text shrank to {picture['font']:.1f}px"
+        assert picture["role"] == "img" and picture["title"] and picture["desc"], where
+        assert picture["contrast"] >= 4.5, f"{where}: its text is hard to read ({picture})"
+        assert picture["scripts"] == 0, f"{where}: a script or a link in a picture"
+    assert reader.problems == []

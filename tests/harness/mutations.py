@@ -720,6 +720,47 @@ def let_one_version_stand_for_another(project: Path) -> None:
     path.write_text("".join(lines))
 
 
+# Pictures drawn from the run: a diagram of the tables, a chart of what blocks sent -------
+
+#: The Relationship patterns chapter's first diagram, of the articles and their comments,
+#: whose model lives in the worked example the page includes.
+DIAGRAM_PAGE = "relationship-patterns.md"
+DIAGRAM_BLOCK = "fresh_tables(Article.__table__, Comment.__table__)"
+FOREIGN_KEY_COLUMN = '    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))\n'
+#: The Loading chapter's chart, and its first bar: lazy loading.
+CHART_PAGE = "loading.md"
+CHART_BLOCK = "organisations = session.scalars(select(Organisation).order_by(Organisation.name))"
+
+
+def _line_of(page: str, code: str) -> int:
+    text = (ROOT / "docs" / page).read_text()
+    return next(b.line for b in python_blocks(text) if code in b.source)
+
+
+def rename_a_foreign_key_column(project: Path) -> None:
+    """``comments.article_id`` becomes ``post_id`` in the model, and nothing is recorded again."""
+    _edit(
+        project / "examples" / "four_relationships.py",
+        FOREIGN_KEY_COLUMN,
+        FOREIGN_KEY_COLUMN.replace("article_id", "post_id"),
+    )
+
+
+def change_a_chart_number(project: Path) -> None:
+    """The rows of the chart's first bar, one more in the recording on every database."""
+    path, entries = _snapshot(project, CHART_PAGE)
+    key = next(b.key for b in _blocks(project, CHART_PAGE) if CHART_BLOCK in b.source)
+    rows = entries[key]["rows"]
+    for name in rows:
+        rows[name] += 1
+    _save(path, entries)
+
+
+def count_a_charts_statements_wrongly(project: Path) -> None:
+    """The chart's reader of a SQL box no longer sees a SELECT as a statement of its own."""
+    _edit(_harness(project, "pictures.py"), 'r"^(SELECT|INSERT|', 'r"^(INSERT|')
+
+
 def _on_page(page: str) -> str:
     """A block of ``page`` failing on the database, as the run or doctest reports it."""
     name = re.escape(f"docs/{page}")
@@ -1111,6 +1152,42 @@ FAULTS = [
         ("postgresql", "mariadb"),
         let_one_version_stand_for_another,
         (_on_page("engine.md"),),
+    ),
+    Fault(
+        "rename a foreign key column in a model without recording its page again",
+        (f"docs/{DIAGRAM_PAGE}",),
+        ALL,
+        rename_a_foreign_key_column,
+        (
+            rf"docs/{re.escape(DIAGRAM_PAGE)}, line {_line_of(DIAGRAM_PAGE, DIAGRAM_BLOCK)} "
+            + WHERE
+            + r": the tables after this block, as the database reports them, differ from "
+            r"tests/snapshots/relationship-patterns\.yml(?:.*\n)*?-  article_id (?:.*\n)*?"
+            r"\+  post_id ",
+        ),
+    ),
+    Fault(
+        "change a number of the Loading chapter's chart (a bar's rows) in its recording",
+        (f"docs/{CHART_PAGE}",),
+        ALL,
+        change_a_chart_number,
+        (
+            rf"docs/{re.escape(CHART_PAGE)}, line {_line_of(CHART_PAGE, CHART_BLOCK)} "
+            + WHERE
+            + r": this block fetched 9 rows, and tests/snapshots/loading\.yml records 10",
+        ),
+    ),
+    Fault(
+        "count the statements of a chart's SQL box wrongly",
+        (f"docs/{CHART_PAGE}",),
+        ALL,
+        count_a_charts_statements_wrongly,
+        (
+            rf"docs/{re.escape(CHART_PAGE)}, line {_line_of(CHART_PAGE, CHART_BLOCK)} "
+            + WHERE
+            + r": SQLAlchemy sent 4 statements \(BEGIN, COMMIT and ROLLBACK left out\), but "
+            r"the chart would count 0",
+        ),
     ),
     Fault(
         "start the Docker path's MariaDB as the image's ordinary user",

@@ -6,7 +6,10 @@ It also marks blocks written as an interactive session (``>>>``) as ``pycon``,
 and gives their copy button the code alone (``data-copy``): no prompts, no
 output, no traceback. Under the title of each chapter it links the chapter's
 program (``harness.page_scripts``), generated into the site by this build, and
-says which versions the last recording run used.
+says which versions the last recording run used. The pictures a page asks for
+(``harness.pictures``), a diagram of the tables a block created or a chart of
+what blocks sent, are drawn here from the same recordings
+(``harness.draw_pictures``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 import re
 from pathlib import Path
 
-from harness import snapshots
+from harness import draw_pictures, pictures, snapshots
 from harness.backends import BACKENDS as ORDER
 from harness.backends import BY_NAME, titles, with_versions
 from harness.page_scripts import copy_text, page_script, script_name
@@ -56,6 +59,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         markdown = markdown.replace(VERIFIED_RUN_MARKER, render_verified_run(root))
     source = Path(page.file.abs_src_path)
     entries = snapshots.load(snapshots.snapshot_path(source, docs, root))
+    asked = page_pictures(markdown, source, root)
+    markdown = with_charts(markdown, asked, entries, source, root)
     blocks = python_blocks(markdown)
     # Work from the end of the page, so earlier offsets stay valid.
     for block in reversed(blocks):
@@ -64,6 +69,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         if block.is_console:
             rendered = with_copy_text(block, rendered.replace("python", "pycon", 1), source, root)
         rendered += render_recordings(block, entries.get(block.key), source, root)
+        if block.key in asked.tables:
+            rendered += render_diagram(block, entries.get(block.key), asked, source, root)
         markdown = markdown[: fence.start] + rendered + markdown[fence.end :]
     if blocks:
         markdown = with_page_facts(markdown, source, docs, root)
@@ -101,6 +108,63 @@ def render_recordings(block: Block, entry: dict | None, page: Path, root: Path) 
     if any(recording.sql for _, _, recording in tabs):
         rendered += "\n" + render_sql_tabs(block, tabs)
     return rendered
+
+
+def page_pictures(markdown: str, page: Path, root: Path) -> pictures.PagePictures:
+    """The pictures the page asks for; a comment that cannot be obeyed stops the build."""
+    from mkdocs.exceptions import PluginError  # the test run reads this module without mkdocs
+
+    asked = pictures.page_pictures(markdown, relative(page, root))
+    if asked.problems:
+        raise PluginError("\n".join(asked.problems))
+    return asked
+
+
+def _picture_tabs(block: Block, entry: dict | None, page: Path, root: Path, what: str):
+    """Each recording of a block that a picture is drawn from, refusing one that is missing."""
+    from mkdocs.exceptions import PluginError  # the test run reads this module without mkdocs
+
+    runs_on = [name for name in ORDER if block.runs_on(name)]
+    tabs = recorded_tabs(entry or {}, runs_on)
+    missing = [
+        label
+        for _, label, recording in tabs
+        if recording is None
+        or (recording.tables if what == "tables" else recording.rows) in ("", None)
+    ]
+    if missing or not tabs:
+        raise PluginError(
+            f"{relative(page, root)}, line {block.line}: no run has recorded the {what} of this "
+            f"block on {', '.join(missing) or 'any database'}, from which its picture is drawn; "
+            "run `nox -s snapshots`"
+        )
+    return tabs
+
+
+def render_diagram(
+    block: Block, entry: dict | None, asked: pictures.PagePictures, page: Path, root: Path
+) -> str:
+    """The diagram of the tables a block created, under its SQL box."""
+    tabs = _picture_tabs(block, entry, page, root, "tables")
+    marker = asked.tables[block.key]
+    return draw_pictures.diagram_html(block.key, tabs, marker, block.fence.indent)
+
+
+def with_charts(
+    markdown: str, asked: pictures.PagePictures, entries: dict, page: Path, root: Path
+) -> str:
+    """Each ``<!-- chart: "title" -->`` of the page replaced by its chart."""
+    blocks = {block.key: block for block in python_blocks(markdown)}
+    for number, chart in reversed(list(enumerate(asked.charts))):
+        bars = [
+            (label, _picture_tabs(blocks[key], entries.get(key), page, root, "rows"))
+            for key, label in chart.bars
+        ]
+        drawn = draw_pictures.chart_html(number, chart.marker.label, bars)
+        marker = chart.marker
+        indent = re.match(r"[ \t]*", markdown[marker.start :]).group()
+        markdown = markdown[: marker.start] + f"{indent}{drawn}" + markdown[marker.end :]
+    return markdown
 
 
 def recorded_tabs(entry: dict, databases: list[str]) -> list[tuple[str, str, snapshots.Recording]]:

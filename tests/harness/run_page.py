@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import dataclasses
 import doctest
 import inspect
 import io
@@ -37,7 +38,7 @@ from pathlib import Path
 
 from sybil import Document, Region
 
-from harness import snapshots
+from harness import pictures, snapshots
 from harness.backends import major, with_versions
 from harness.capture_sql import capture_sql, normalise, track_tasks
 from harness.databases import Backend, isolated_database
@@ -150,6 +151,8 @@ class PageDocument(Document):
         self.version = self.run.listed_version(self.backend)
         self.snapshot_file = snapshots.snapshot_path(self.page, self.run.docs, self.run.root)
         self.snapshot = snapshots.load(self.snapshot_file)
+        #: The blocks after which the page draws its tables, and those its charts count.
+        self.pictures = pictures.page_pictures(text, self.name)
         self.recorded: dict[str, snapshots.Recording] = {}
         self.database = None
         self._stack = ExitStack()
@@ -202,7 +205,8 @@ class PageDocument(Document):
                 capture_sql(self.replacements()) as sql,
             ):
                 escaped.statements = sql
-                failure = self._execute(block, source, printed)
+                with self._counting(block) as counts:
+                    failure = self._execute(block, source, printed)
         finally:
             if previous is None:
                 os.environ.pop("DATABASE_URL", None)
@@ -215,10 +219,59 @@ class PageDocument(Document):
         if not block.is_console:
             output = normalise_output(printed.getvalue(), self.replacements())
         recording = snapshots.Recording(sql="\n".join(sql), output=output)
+        recording, problem = self._pictures(block, recording, counts)
         if self.run.update_snapshots:
             self.recorded[block.key] = recording
-            return None
-        return self._check(block, recording)
+            return problem
+        return "\n".join(filter(None, [problem, self._check(block, recording)])) or None
+
+    def _counting(self, block: Block):
+        """What SQLAlchemy sends and fetches while a block a chart counts runs."""
+        if block.key in self.pictures.counted:
+            return pictures.counting(self.database.url)
+        return contextlib.nullcontext()
+
+    def _pictures(
+        self, block: Block, recording: snapshots.Recording, counts: pictures.Counts | None
+    ) -> tuple[snapshots.Recording, str | None]:
+        """The recording with what the block's pictures need: its tables, or its rows.
+
+        The tables are reflected after the block, from a connection of their own, so
+        that what the reflection sends is not the block's. A chart counts a block's
+        statements in its SQL as the SQL box shows it; that count must be what
+        SQLAlchemy reports sending, or the chart would not say what the block did.
+        """
+        where = f"{self.name}, line {block.line} [{self.backend.name}]"
+        if block.key in self.pictures.tables:
+            created = pictures.created_tables(recording.sql)
+            if not created:
+                marker = self.pictures.tables[block.key]
+                return recording, (
+                    f"{where}: this block created no table, so the tables comment at line "
+                    f"{marker.line} has nothing to draw; put it before the block that creates "
+                    "them"
+                )
+            try:
+                reflected = pictures.reflect(self.database.url, created)
+            except Exception as error:  # the driver's or SQLAlchemy's, said in one line
+                first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                return recording, (
+                    f"{where}: the tables this block created ({', '.join(created)}) could not "
+                    f"be read back from the database: {type(error).__name__}: {first}"
+                )
+            text = normalise(pictures.schema_text(reflected), self.replacements())
+            return dataclasses.replace(recording, tables=text), None
+        if counts is None:
+            return recording, None
+        listed = len(pictures.statements_in(recording.sql))
+        problem = None
+        if listed != counts.statements:
+            problem = (
+                f"{where}: SQLAlchemy sent {counts.statements} statements (BEGIN, COMMIT and "
+                f"ROLLBACK left out), but the chart would count {listed} in the SQL this block "
+                "sent: harness.pictures.statements_in reads this SQL wrongly"
+            )
+        return dataclasses.replace(recording, rows=counts.rows), problem
 
     def event_loop(self) -> asyncio.AbstractEventLoop:
         """The page's event loop, made when a block first awaits, closed with the page."""
@@ -286,6 +339,18 @@ class PageDocument(Document):
             problems.append(
                 f"{where}: what the block printed differs from {file}; {regenerate}.\n"
                 f"{snapshots.diff(expected.output, actual.output)}"
+            )
+        if actual.tables != expected.tables:
+            drawn = "differ from" if expected.tables else "have no recording in"
+            problems.append(
+                f"{where}: the tables after this block, as the database reports them, "
+                f"{drawn} {file}, from which the site draws them; {regenerate}.\n"
+                f"{snapshots.diff(expected.tables, actual.tables)}"
+            )
+        if actual.rows != expected.rows:
+            problems.append(
+                f"{where}: this block fetched {actual.rows} rows, and {file} records "
+                f"{expected.rows}, which the site's chart shows; {regenerate}."
             )
         return "\n".join(problems) or None
 

@@ -6,8 +6,11 @@ output a ``>>>`` block shows renames nothing. Every block of the page has an
 entry, so a deleted block leaves a stale entry that the run reports. An entry
 holds the block's first line, for reviewers; the SQL it sent on each database it
 was recorded on (an empty text: it was run there and sent nothing); and, for a
-plain block that prints, what it printed on each database. A database missing
-from an entry has no recording, which fails the run and the site build.
+plain block that prints, what it printed on each database. A block that makes a
+picture (``harness.pictures``) also has, on each database, the tables it created
+as the database reported them (``tables``), or the rows it fetched (``rows``).
+A database missing from an entry has no recording, which fails the run and the
+site build.
 """
 
 from __future__ import annotations
@@ -31,6 +34,19 @@ class Recording:
 
     sql: str
     output: str = ""
+    tables: str = ""  # the tables the block created, for a diagram (``harness.pictures``)
+    rows: int | None = None  # the rows it fetched, for a chart
+
+
+#: What a recording holds beside its SQL, each a mapping from database (and version) to
+#: its value, with the value of a recording that has none.
+SECTIONS = {"output": "", "tables": "", "rows": None}
+
+
+def _recording(entry: dict, key: str) -> Recording:
+    """The recording of ``key`` (``postgresql``, ``postgresql 17``) in an entry."""
+    found = {name: (entry.get(name) or {}).get(key, empty) for name, empty in SECTIONS.items()}
+    return Recording(entry[key], **found)
 
 
 def recording(entry: dict | None, backend: str, version: str | None = None) -> Recording | None:
@@ -43,16 +59,15 @@ def recording(entry: dict | None, backend: str, version: str | None = None) -> R
     """
     if not entry:
         return None
-    output = entry.get("output") or {}
     if version is not None:
         variant = f"{backend} {version}"
         if entry.get(variant) is not None:
-            return Recording(entry[variant], output.get(variant, ""))
+            return _recording(entry, variant)
         if version not in (entry.get("versions") or {}).get(backend, ()):
             return None
     if entry.get(backend) is None:
         return None
-    return Recording(entry[backend], output.get(backend, ""))
+    return _recording(entry, backend)
 
 
 def recorded_versions(entry: dict | None, backend: str) -> list[str]:
@@ -91,13 +106,15 @@ def update(
         if version is None:
             if not runs_here:
                 entry.pop(backend, None)
-                (entry.get("output") or {}).pop(backend, None)
+                for name in SECTIONS:
+                    (entry.get(name) or {}).pop(backend, None)
             elif block.key in recorded:
                 entry[backend] = recorded[block.key].sql
-                entry["output"] = {
-                    **(entry.get("output") or {}),
-                    backend: recorded[block.key].output,
-                }
+                for name in SECTIONS:
+                    entry[name] = {
+                        **(entry.get(name) or {}),
+                        backend: getattr(recorded[block.key], name),
+                    }
         elif not runs_here or block.key in recorded:
             entry = _with_version(entry, backend, version, recorded.get(block.key))
         entries[block.key] = _tidy(entry, block.first_line)
@@ -107,43 +124,56 @@ def update(
 def _with_version(entry: dict, backend: str, version: str, new: Recording | None) -> dict:
     """``entry`` with what ``version`` of ``backend`` did (``new`` None: it does not run there)."""
     entry = dict(entry)
-    output = dict(entry.get("output") or {})
+    sections = {name: dict(entry.get(name) or {}) for name in SECTIONS}
     versions = {name: list(listed) for name, listed in (entry.get("versions") or {}).items()}
+
+    def put(key: str, recording: Recording) -> None:
+        entry[key] = recording.sql
+        for name, values in sections.items():
+            values[key] = getattr(recording, name)
+
+    def drop(key: str) -> None:
+        entry.pop(key, None)
+        for values in sections.values():
+            values.pop(key, None)
+
+    def kept(key: str) -> Recording:
+        return _recording({**entry, **sections}, key)
+
     variant = f"{backend} {version}"
-    entry.pop(variant, None)
-    output.pop(variant, None)
+    drop(variant)
     shared = [v for v in versions.get(backend, []) if v != version]
     others = [v for v in BY_NAME[backend].versions if v != version]
-    main = recording({**entry, "output": output}, backend)
+    main = recording({**entry, **sections}, backend)
     if new is not None and main is not None and shared:
         if main == new:
             shared.append(version)
         else:
-            entry[variant], output[variant] = new.sql, new.output
+            put(variant, new)
     elif new is not None:
         # Nothing else vouches for the shared recording: this run's becomes it,
         # and the versions that did the same join it.
-        entry[backend], output[backend] = new.sql, new.output
+        put(backend, new)
         shared = [version]
         for other in others:
             mine = f"{backend} {other}"
-            if entry.get(mine) is not None and Recording(entry[mine], output.get(mine, "")) == new:
-                entry.pop(mine)
-                output.pop(mine, None)
+            if entry.get(mine) is not None and kept(mine) == new:
+                drop(mine)
                 shared.append(other)
     elif not shared:
         # The block no longer runs on this version, which alone sent the shared
         # recording: another version's own recording takes its place, if any.
-        entry.pop(backend, None)
-        output.pop(backend, None)
+        drop(backend)
         for other in others:
             mine = f"{backend} {other}"
             if entry.get(mine) is not None:
-                entry[backend], output[backend] = entry.pop(mine), output.pop(mine, "")
+                put(backend, kept(mine))
+                drop(mine)
                 shared = [other]
                 break
     versions[backend] = shared
-    entry["output"], entry["versions"] = output, versions
+    entry.update(sections)
+    entry["versions"] = versions
     return entry
 
 
@@ -163,6 +193,14 @@ def _tidy(entry: dict, first_line: str) -> dict:
     printed = {key: output[key] for key in keys if output.get(key) and key in tidy}
     if printed:
         tidy["output"] = printed
+    tables = entry.get("tables") or {}
+    reflected = {key: tables[key] for key in keys if tables.get(key) and key in tidy}
+    if reflected:
+        tidy["tables"] = reflected
+    rows = entry.get("rows") or {}
+    fetched = {key: rows[key] for key in keys if rows.get(key) is not None and key in tidy}
+    if fetched:
+        tidy["rows"] = _FlowMap(fetched)
     listed = {
         name: _Flow([v for v in BY_NAME[name].versions if v in versions[name]])
         for name in BACKEND_NAMES
