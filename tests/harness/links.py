@@ -14,6 +14,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+from harness.example_files import site_files
 from harness.pages import fences, python_blocks
 
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -79,7 +80,7 @@ def broken_links(page: Path, docs: Path) -> list[str]:
             path_part, _, anchor = target.partition("#")
             where = f"{page.relative_to(docs.parent)}, line {number}"
             destination = (page.parent / path_part).resolve() if path_part else page
-            if path_part and not destination.exists():
+            if path_part and not destination.exists() and not _served(destination, docs):
                 problems.append(f"{where}: the link to {target} points at no file")
                 continue
             if anchor and destination.suffix == ".md":
@@ -89,6 +90,15 @@ def broken_links(page: Path, docs: Path) -> list[str]:
                         f"#{anchor} that {destination.name} does not have"
                     )
     return problems
+
+
+def _served(destination: Path, docs: Path) -> bool:
+    """Whether the site serves ``destination`` from elsewhere: an example's file."""
+    served = site_files(docs.parent)
+    try:
+        return destination.relative_to(docs.resolve()).as_posix() in served
+    except ValueError:
+        return False
 
 
 #: Reference pages: every row of their tables ends with a link to its proof.

@@ -770,6 +770,126 @@ def _on_page(page: str) -> str:
     )
 
 
+# Worked examples: what a contributor could get wrong in a program of examples/ ------
+
+
+def _example(project: Path, name: str) -> Path:
+    return project / "examples" / name
+
+
+def _example_test_fails(module: str, test: str, parameters: str | None) -> str:
+    """A test of tests/<module>.py failing (on the database its parameters start with, if
+    any): the test, its line, and what failed."""
+    named = ""
+    if parameters is not None:
+        named = r"\[" + re.escape(parameters).replace(r"\{db\}", "{db}") + r"[^\]]*\]"
+    return (
+        rf"_+ {test}{named} _+\n(?:.*\n)*?"
+        rf"(?P<where>\S*tests/{module}\.py:\d+): in {test}\n"
+        r"(?:.*\n)*?E\s+(?P<error>\S.*)"
+    )
+
+
+def _example_fault(description, module, test, apply, databases, parameters) -> Fault:
+    """A fault in a program of examples/, caught by one test of tests/<module>.py."""
+    return Fault(
+        f"worked examples: {description} (examples)",
+        (f"tests/{module}.py::{test}",),
+        databases,
+        apply,
+        (_example_test_fails(module, test, parameters),),
+    )
+
+
+def skip_the_dummy_hash_for_an_unknown_email(project: Path) -> None:
+    """An unknown email answered at once: the time of a log-in tells which addresses exist."""
+    _edit(
+        _example(project, "accounts.py"),
+        "        verify_password(password, _dummy_hash())\n        return None\n",
+        "        return None\n",
+    )
+
+
+def say_that_an_email_is_unknown(project: Path) -> None:
+    """An unknown email answered otherwise than a wrong password."""
+    _edit(
+        _example(project, "accounts.py"),
+        "        verify_password(password, _dummy_hash())\n        return None\n",
+        '        raise NoSuchUser(f"no account has the email {address}")\n',
+    )
+
+
+def answer_a_taken_email_with_500(project: Path) -> None:
+    _edit(
+        _example(project, "accounts_api.py"),
+        "EmailTaken: status.HTTP_409_CONFLICT,",
+        "EmailTaken: status.HTTP_500_INTERNAL_SERVER_ERROR,",
+    )
+
+
+def share_one_session_between_requests(project: Path) -> None:
+    _edit(
+        _example(project, "accounts_api.py"),
+        "    with Session(request.app.state.engine) as session:\n        yield session\n",
+        "    if not hasattr(request.app.state, 'session'):\n"
+        "        request.app.state.session = Session(request.app.state.engine)\n"
+        "    yield request.app.state.session\n",
+    )
+
+
+def list_the_members_lazily(project: Path) -> None:
+    _edit(
+        _example(project, "accounts.py"),
+        "select(Organisation).options(selectinload(Organisation.users))",
+        "select(Organisation)",
+    )
+
+
+def search_notes_without_autoescape(project: Path) -> None:
+    _edit(_example(project, "notes.py"), ", autoescape=True)", ")", count=2)
+
+
+def add_a_category_without_a_savepoint(project: Path) -> None:
+    _edit(
+        _example(project, "notes.py"),
+        "        with session.begin_nested():  # flushed when the block ends\n"
+        "            session.add(category)\n",
+        "        session.add(category)\n        session.flush()\n",
+    )
+
+
+def page_the_blog_one_page_late(project: Path) -> None:
+    _edit(
+        _example(project, "blog.py"),
+        ".offset((number - 1) * per_page)",
+        ".offset(number * per_page)",
+    )
+
+
+def leave_sqlite_transactions_to_the_driver(project: Path) -> None:
+    _edit(_example(project, "command_line.py"), "    take_over_sqlite_transactions(engine)\n", "")
+
+
+def leave_a_section_off_its_page(project: Path) -> None:
+    _edit(_page(project, "examples/notes.md"), '--8<-- "examples/notes.py:errors"\n', "")
+
+
+def install_no_group_for_a_page_script(project: Path) -> None:
+    _edit(_harness(project, "page_scripts.py"), 'PAGE_GROUPS = ("web",)', "PAGE_GROUPS = ()")
+
+
+def link_an_example_file_the_site_does_not_serve(project: Path) -> None:
+    _edit(_page(project, "examples/notes.md"), "[notes.py](notes.py)", "[notes.py](note.py)")
+
+
+def let_an_unknown_database_raise(project: Path) -> None:
+    _edit(
+        _example(project, "command_line.py"),
+        "    except NoSuchModuleError:\n",
+        "    except OSError:\n",
+    )
+
+
 FAULTS = [
     Fault(
         "change an expected result (the doctest failure, and no snapshot noise)",
@@ -1274,6 +1394,114 @@ FAULTS = [
         ALL,
         join_the_test_transaction_without_savepoints,
         (_failing_at(TESTING_PAGE, TESTING_PYTEST_RUN),),
+    ),
+    *(
+        _example_fault(description, module, test, apply, databases, parameters)
+        for description, module, test, apply, databases, parameters in [
+            (
+                "skip the dummy hash for an unknown email at log-in",
+                "test_example_accounts",
+                "test_an_unknown_email_and_a_wrong_password_get_the_same_answer_after_the_same_work",
+                skip_the_dummy_hash_for_an_unknown_email,
+                ALL,
+                "{db}",
+            ),
+            (
+                "answer an unknown email otherwise than a wrong password",
+                "test_example_accounts",
+                "test_an_unknown_email_and_a_wrong_password_get_the_same_answer_after_the_same_work",
+                say_that_an_email_is_unknown,
+                ALL,
+                "{db}",
+            ),
+            (
+                "answer a taken email with 500 instead of 409",
+                "test_example_accounts_api",
+                "test_a_duplicate_email_is_409",
+                answer_a_taken_email_with_500,
+                ALL,
+                "{db}",
+            ),
+            (
+                "share one session between the web API's requests",
+                "test_example_accounts_api",
+                "test_each_request_has_a_session_of_its_own_closed_when_it_ends",
+                share_one_session_between_requests,
+                ALL,
+                "{db}",
+            ),
+            (
+                "list the organisations' members without selectinload",
+                "test_example_accounts",
+                "test_the_listing_takes_two_statements_however_many_organisations",
+                list_the_members_lazily,
+                ALL,
+                "{db}",
+            ),
+            (
+                "search the notes without autoescape",
+                "test_example_notes",
+                "test_search_matches_what_was_typed_as_plain_text",
+                search_notes_without_autoescape,
+                ALL,
+                "{db}-_",
+            ),
+            (
+                "add a category without a savepoint",
+                "test_example_notes",
+                "test_a_refusal_leaves_the_callers_transaction_and_the_caller_decides",
+                add_a_category_without_a_savepoint,
+                ALL,
+                "{db}",
+            ),
+            (
+                "page the blog one page late",
+                "test_example_blog",
+                "test_pages_are_newest_first_and_stable_within_a_day",
+                page_the_blog_one_page_late,
+                ALL,
+                "{db}",
+            ),
+            (
+                "leave SQLite's transactions to the driver on the command line",
+                "test_example_command_lines",
+                "test_on_sqlite_the_engine_lets_a_rollback_undo_a_first_savepoint",
+                leave_sqlite_transactions_to_the_driver,
+                ("sqlite",),
+                None,
+            ),
+            (
+                "leave a section of a program off its page",
+                "test_example_pages",
+                "test_each_page_includes_every_section_of_its_program_in_order",
+                leave_a_section_off_its_page,
+                ("sqlite",),
+                None,
+            ),
+            (
+                "leave the web group out of the web API page's script",
+                "test_example_pages",
+                "test_a_pages_script_installs_the_group_of_a_package_it_imports",
+                install_no_group_for_a_page_script,
+                ("sqlite",),
+                None,
+            ),
+            (
+                "let an unknown database in a URL end in a traceback",
+                "test_example_command_lines",
+                "test_a_bad_url_stops_the_program_with_one_sentence",
+                let_an_unknown_database_raise,
+                ("sqlite",),
+                "an unknown database",
+            ),
+        ]
+    ),
+    Fault(
+        "worked examples: link an example file the site does not serve (examples)",
+        ("docs/examples/notes.md",),
+        TEXT,
+        link_an_example_file_the_site_does_not_serve,
+        (r"docs/examples/notes\.md, line \d+: the link to note\.py points at no file",),
     ),
 ]
 

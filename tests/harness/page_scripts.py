@@ -230,7 +230,8 @@ def page_script(page: Path, text: str | None = None, root: Path = ROOT) -> Scrip
     entries = _snapshot(page, root)
     title = _title(text) or page.stem
     script = Script(page)
-    lines = _header(title, page, root, awaiting).splitlines()
+    extras = _group_requirements([item.code for item in blocks])
+    lines = _header(title, page, root, awaiting, extras).splitlines()
     if awaiting:
         lines += ["", "", ASYNC_MAIN]
     indent = "    " if awaiting else ""
@@ -320,17 +321,20 @@ def matches(shown: Shown, printed: str) -> bool:
     return printed.rstrip("\n") == shown.text.rstrip("\n")
 
 
-def _header(title: str, page: Path, root: Path, awaiting: bool = False) -> str:
+def _header(
+    title: str, page: Path, root: Path, awaiting: bool = False, extras: tuple[str, ...] = ()
+) -> str:
     """The program's docstring and helpers, the databases taken from the registry.
 
     A page that awaits needs SQLAlchemy's asyncio extra and each database's
-    async driver, which it finds from the URL the reader sets.
+    async driver, which it finds from the URL the reader sets. ``extras`` are
+    the other packages the page imports (``_group_requirements``).
     """
     filename = page.with_suffix(".py").name
     requirement = _requirement()
     if awaiting:
         requirement = requirement.replace("sqlalchemy", "sqlalchemy[asyncio]", 1)
-    sqlalchemy = _pip_argument(requirement)
+    sqlalchemy = " ".join(_pip_argument(item) for item in (requirement, *extras))
 
     def package(backend) -> str:
         return backend.async_pip_package if awaiting else backend.pip_package
@@ -365,6 +369,36 @@ def _requirement() -> str:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     return next(item for item in project["dependencies"] if item.startswith("sqlalchemy"))
+
+
+#: Dependency groups whose packages a page may import; a page that imports one of them
+#: has its script install the whole group (FastAPI's test client needs httpx2, say).
+PAGE_GROUPS = ("web",)
+
+
+def _group_requirements(codes: list[str]) -> tuple[str, ...]:
+    """The requirements of each group of ``PAGE_GROUPS`` of which the code imports a package."""
+    import tomllib
+
+    imported = set()
+    for code in codes:
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue  # the test run reports it, at the block's line
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    found: list[str] = []
+    for name in PAGE_GROUPS:
+        requirements = [item for item in groups.get(name, []) if isinstance(item, str)]
+        packages = {re.split(r"[\[<>=!~; ]", item, maxsplit=1)[0] for item in requirements}
+        if packages & imported:
+            found += requirements
+    return tuple(found)
 
 
 def _pip_argument(requirement: str) -> str:
