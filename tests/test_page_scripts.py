@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from harness.databases import BY_NAME, IsolatedDatabase, isolated_database
+from harness.legacy_warnings import script_command
 from harness.page_scripts import (
     Script,
     Shown,
@@ -38,12 +39,16 @@ SCRIPT_TIMEOUT = 300  # seconds; a whole chapter takes a few
 
 
 def run_script(script: Script, folder: Path, database_url: str) -> subprocess.CompletedProcess:
-    """Run the program in ``folder`` as a reader would, with only DATABASE_URL set for it."""
+    """Run the program in ``folder`` as a reader would, with only DATABASE_URL set for it.
+
+    SQLAlchemy's deprecation warnings are errors in it, as they fail the page's blocks
+    (``harness.legacy_warnings``).
+    """
     path = folder / script.page.with_suffix(".py").name
     path.write_text(script.text)
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, path.name],
+        script_command(relative(script.page), Path(path.name)),
         cwd=folder,
         env=env,
         capture_output=True,
@@ -252,6 +257,17 @@ def test_a_traceback_shown_as_output_is_not_caught_and_stops_the_script_at_its_b
     result = run_on_sqlite(script, tmp_path)
     assert result.returncode != 0
     assert "ZeroDivisionError" in result.stderr
+    assert "docs/page.md, in the block at line 11" in failure_report(script, result)
+
+
+def test_a_deprecated_call_stops_the_script_at_its_block(tmp_path):
+    # As it fails the page's block (harness.legacy_warnings), on every page but one.
+    script = fixture_script(
+        tmp_path, "```python\nfrom sqlalchemy import select\n\nselect(1).as_scalar()\n```\n"
+    )
+    result = run_on_sqlite(script, tmp_path)
+    assert result.returncode != 0
+    assert "SADeprecationWarning: The SelectBase.as_scalar() method is deprecated" in result.stderr
     assert "docs/page.md, in the block at line 11" in failure_report(script, result)
 
 

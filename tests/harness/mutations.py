@@ -245,6 +245,28 @@ def use_legacy_api(project: Path) -> None:
     )
 
 
+#: The last block of the Querying chapter, before which a legacy call is slipped in.
+QUERYING_END = "```python\nsession.close()\nengine.dispose()\n```\n"
+
+
+def keep_a_legacy_call_that_warns(project: Path) -> None:
+    """A 1.x call that SQLAlchemy warns about, marked as legacy, in a chapter that teaches 2.x."""
+    _edit(
+        _page(project, "querying.md"),
+        QUERYING_END,
+        '<!-- legacy: next "a call left over from 1.x" -->\n\n'
+        "```python\nleft_over = session.query(User).get(1)\n```\n\n" + QUERYING_END,
+    )
+
+
+def run_scripts_without_legacy_errors(project: Path) -> None:
+    _edit(
+        _harness(project, "legacy_warnings.py"),
+        '    return [sys.executable, "-c", _BOOTSTRAP, str(script)]\n',
+        "    return [sys.executable, str(script)]\n",
+    )
+
+
 def depend_on_another_page(project: Path) -> None:
     # ``doomed`` is an engine that only the Engine chapter defines.
     _append(project, "index.md", "```python\n>>> doomed.url.database\n'/x'\n```\n")
@@ -1008,6 +1030,26 @@ FAULTS = [
         TEXT,
         use_legacy_api,
         (r"docs/index\.md, line \d+: session\.query\(\) is SQLAlchemy 1\.x style",),
+    ),
+    Fault(
+        "keep a 1.x call that warns, marked as legacy, in a chapter other than Migrating from 1.x",
+        ("docs/querying.md",),
+        ALL,
+        keep_a_legacy_call_that_warns,
+        (
+            r"docs/querying\.md, line \d+ " + WHERE + r": this block set off SQLAlchemy's "
+            r"LegacyAPIWarning \(The Query\.get\(\) method is considered legacy",
+        ),
+    ),
+    Fault(
+        "run the chapters' scripts without SQLAlchemy's deprecation warnings as errors",
+        ("tests/test_page_scripts.py::test_a_deprecated_call_stops_the_script_at_its_block",),
+        ("sqlite",),
+        run_scripts_without_legacy_errors,
+        (
+            r"_+ test_a_deprecated_call_stops_the_script_at_its_block _+\n(?:.*\n)*?"
+            r"\S*tests/test_page_scripts\.py:\d+: in test_a_deprecated_call_stops_the_script",
+        ),
     ),
     Fault(
         "make a block depend on a name defined only on another page",

@@ -43,6 +43,7 @@ from harness.backends import major, with_versions
 from harness.capture_sql import capture_sql, normalise, track_tasks
 from harness.databases import Backend, isolated_database
 from harness.escaped_effects import EscapedEffects
+from harness.legacy_warnings import failing_on_legacy_warnings
 from harness.links import broken_links, unproven_rows
 from harness.page_checks import page_problems
 from harness.pages import Block, PageError, expand_snippets, python_blocks, relative
@@ -62,12 +63,17 @@ def _pytest_summary_without_time(match: re.Match) -> str:
 
 
 #: What differs in printed output from one run to the next, and what is shown instead:
-#: the time on a log line, how long SQLAlchemy took to compile a statement, and how
-#: long a pytest run took (the Testing chapter runs one).
+#: the time on a log line, the moment Alembic wrote a migration into its file, how long
+#: SQLAlchemy took to compile a statement, and how long a pytest run took (the Testing
+#: chapter runs one).
 _VOLATILE_OUTPUT = [
     (
         re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", re.MULTILINE),
         "YYYY-MM-DD hh:mm:ss,sss ",
+    ),
+    (
+        re.compile(r"^Create Date: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?$", re.MULTILINE),
+        "Create Date: YYYY-MM-DD hh:mm:ss.ssssss",
     ),
     (re.compile(r"\[(generated in|cached since) \d+\.\d+s( ago)?\]"), r"[\1 …s\2]"),
     (
@@ -203,6 +209,9 @@ class PageDocument(Document):
             with (
                 self.escaped.watch(block.line, source) as escaped,
                 capture_sql(self.replacements()) as sql,
+                failing_on_legacy_warnings(
+                    self.name, block.line, source, block.is_console, self.backend.name
+                ) as legacy,
             ):
                 escaped.statements = sql
                 with self._counting(block) as counts:
@@ -212,9 +221,9 @@ class PageDocument(Document):
                 os.environ.pop("DATABASE_URL", None)
             else:
                 os.environ["DATABASE_URL"] = previous
-        if failure or escaped.problem:
+        if failure or escaped.problem or legacy.problem:
             failure = failure and f"[{self.backend.name}] {failure}"
-            return "\n".join(filter(None, [failure, escaped.problem]))
+            return "\n".join(filter(None, [failure, escaped.problem, legacy.problem]))
         output = ""
         if not block.is_console:
             output = normalise_output(printed.getvalue(), self.replacements())
@@ -436,7 +445,8 @@ _PRINTED = _PrintedByTheRunningBlock()
 
 @contextlib.contextmanager
 def _logging_as_it_was():
-    """Put back the loggers a page configured: ``echo=True``'s handlers, ``basicConfig()``.
+    """Put back the loggers a page configured: ``echo=True``'s handlers, ``basicConfig()``,
+    the loggers that Alembic's ``env.py`` disables with ``fileConfig()``.
 
     SQLAlchemy gives an echoing engine's logger a handler that writes to the
     ``sys.stdout`` of that moment, which during a block is the block's recording.
@@ -451,16 +461,19 @@ def _logging_as_it_was():
         return found
 
     before = {
-        name: (logger.level, list(logger.handlers), logger.propagate)
+        name: (logger.level, list(logger.handlers), logger.propagate, logger.disabled)
         for name, logger in loggers().items()
     }
     try:
         yield
     finally:
         for name, logger in loggers().items():
-            level, handlers, propagate = before.get(name, (logging.NOTSET, [], True))
+            level, handlers, propagate, disabled = before.get(
+                name, (logging.NOTSET, [], True, False)
+            )
             logger.handlers[:] = handlers
             logger.propagate = propagate
+            logger.disabled = disabled  # logging.config.fileConfig() disables loggers
             logger.setLevel(level)
 
 
