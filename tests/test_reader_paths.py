@@ -139,6 +139,8 @@ def copied_blocks(site: Path, page: Path, backend: str) -> list[tuple[str | None
             continue
         if "highlight" not in element.classes:
             continue
+        if any("doc" in node.classes for node in element.ancestors()):
+            continue  # the API reference's signatures and source, which nobody runs as a page
         title = tab_title(element)
         named = databases_named(title) if title else None
         if named is not None and backend not in named:
