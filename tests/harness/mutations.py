@@ -1534,7 +1534,7 @@ FAULTS = [
                 "test_a_bad_url_stops_the_program_with_one_sentence",
                 let_an_unknown_database_raise,
                 ("sqlite",),
-                "an unknown database",
+                None,
             ),
         ]
     ),
