@@ -265,18 +265,19 @@ class Table:
     foreign_keys: tuple[ForeignKey, ...] = ()
 
 
-def reflect(url: str, names: list[str]) -> list[Table]:
-    """Tables ``names`` of the database at ``url``, and those they refer to, as it reports them."""
-    from sqlalchemy import create_engine, inspect
+def reflect(url: str, names: list[str], schema: str | None = None) -> list[Table]:
+    """Tables ``names`` of the database at ``url`` (in ``schema``, a PostgreSQL schema or
+    MariaDB database), and those they refer to, as it reports them."""
+    from sqlalchemy import NullPool, create_engine, inspect
 
-    engine = create_engine(url)
+    engine = create_engine(url, poolclass=NullPool)
     try:
         inspector = inspect(engine)
         dialect = engine.dialect
         wanted, tables = list(names), []
         while wanted:
             name = wanted.pop(0)
-            table = _reflect_table(inspector, dialect, name)
+            table = _reflect_table(inspector, dialect, name, schema)
             tables.append(table)
             for key in table.foreign_keys:
                 if key.table not in names and key.table not in wanted:
@@ -287,18 +288,19 @@ def reflect(url: str, names: list[str]) -> list[Table]:
         engine.dispose()
 
 
-def _reflect_table(inspector, dialect, name: str) -> Table:
+def _reflect_table(inspector, dialect, name: str, schema: str | None) -> Table:
     columns = tuple(
         Column(column["name"], _type_text(column["type"], dialect), bool(column["nullable"]))
-        for column in inspector.get_columns(name)
+        for column in inspector.get_columns(name, schema=schema)
     )
-    primary_key = tuple(inspector.get_pk_constraint(name).get("constrained_columns") or ())
+    primary_key = inspector.get_pk_constraint(name, schema=schema).get("constrained_columns")
+    primary_key = tuple(primary_key or ())
     uniques = [
         Unique(unique.get("name"), tuple(unique["column_names"]))
-        for unique in inspector.get_unique_constraints(name)
+        for unique in inspector.get_unique_constraints(name, schema=schema)
     ]
     named = {unique.name for unique in uniques}
-    for index in inspector.get_indexes(name):
+    for index in inspector.get_indexes(name, schema=schema):
         if (
             index.get("unique")
             and index.get("name") not in named
@@ -306,7 +308,7 @@ def _reflect_table(inspector, dialect, name: str) -> Table:
         ):
             uniques.append(Unique(index.get("name"), tuple(index["column_names"]), index=True))
     foreign_keys = []
-    for key in inspector.get_foreign_keys(name):
+    for key in inspector.get_foreign_keys(name, schema=schema):
         options = key.get("options") or {}
         rules = " ".join(
             f"ON {action.upper()} {options[f'on{action}'].upper()}"
@@ -335,6 +337,11 @@ def _type_text(type_, dialect) -> str:
     """A column's type as the database's dialect writes it in DDL."""
     from sqlalchemy import Enum
 
+    if isinstance(type_, Enum) and getattr(type_, "schema", None):
+        # Reflected from the server's base URL, an enum carries the page's schema,
+        # which the page's own DDL never names.
+        type_ = type_.copy()
+        type_.schema = None
     written = type_.compile(dialect=dialect)
     if isinstance(type_, Enum) and getattr(type_, "name", None) and written == type_.name:
         # PostgreSQL's enums are types of their own, which DDL names alone.

@@ -261,7 +261,10 @@ class PageDocument(Document):
                     "them"
                 )
             try:
-                reflected = pictures.reflect(self.database.url, created)
+                if self.backend.variable is None:  # SQLite: the page's own file
+                    reflected = pictures.reflect(self.database.url, created)
+                else:  # as the harness's other connections do, from the server's base URL
+                    reflected = pictures.reflect(self.base_url, created, self.database.name)
             except Exception as error:  # the driver's or SQLAlchemy's, said in one line
                 first = str(error).strip().splitlines()[0] if str(error).strip() else ""
                 return recording, (
