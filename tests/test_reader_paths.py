@@ -175,7 +175,7 @@ def test_a_chapter_copied_block_by_block_runs_as_a_program(page, backend, site, 
     url = dict((b.name, u) for b, u in run.backends)[backend.name]
     with isolated_database(backend, url, request.node.name) as database:
         result = subprocess.run(
-            [sys.executable, path.name],
+            [sys.executable, *as_the_asyncio_prompt(path), path.name],
             cwd=tmp_path,
             env={**os.environ, "DATABASE_URL": database.url},
             capture_output=True,
@@ -183,6 +183,28 @@ def test_a_chapter_copied_block_by_block_runs_as_a_program(page, backend, site, 
             timeout=PROGRAM_TIMEOUT,
         )
     assert result.returncode == 0, failure(name, backend.name, starts, result)
+
+
+#: What a program of blocks that await at their top level is pasted into: one event
+#: loop for the whole program, as `python -m asyncio` and Jupyter give (the Async chapter).
+ASYNCIO_PROMPT = """\
+import ast, asyncio, sys
+path = sys.argv[1]
+code = compile(open(path).read(), path, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+awaiting = eval(code, {"__name__": "__main__", "__file__": path})
+if awaiting is not None:
+    asyncio.run(awaiting)
+"""
+
+
+def as_the_asyncio_prompt(path: Path) -> list[str]:
+    """The interpreter's arguments that run ``path`` as the asyncio prompt would, if it awaits
+    at its top level; none for a plain program."""
+    try:
+        compile(path.read_text(), str(path), "exec")
+    except SyntaxError:
+        return ["-c", ASYNCIO_PROMPT]
+    return []
 
 
 def code_lines(code: str) -> list[str]:
