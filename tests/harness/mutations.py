@@ -542,8 +542,8 @@ def merge_other_databases(project: Path) -> None:
     # Statements a block sends through an engine of its own, shown as the page database's.
     _edit(
         _harness(project, "capture_sql.py"),
-        "sections.setdefault(statement.connection.database, []).append(statement)",
-        "sections[database].append(statement)",
+        "sections.setdefault(statement.connection.database, []).append((statement, task))",
+        "sections[database].append((statement, task))",
     )
 
 
