@@ -267,6 +267,36 @@ def run_scripts_without_legacy_errors(project: Path) -> None:
     )
 
 
+# The Alembic chapter ----------------------------------------------------------------
+
+ALEMBIC_PAGE = "migrations.md"
+RENDER_AS_BATCH = '    "            render_as_batch=True,\\n",\n'
+
+
+def drop_render_as_batch(project: Path) -> None:
+    """Autogenerate's migrations as generated: plain ALTER TABLE, which SQLite refuses.
+
+    The line stays, empty, so that the blocks after it keep their lines.
+    """
+    _edit(_page(project, ALEMBIC_PAGE), RENDER_AS_BATCH, '    "",\n')
+
+
+def _block_after(page: str, code: str) -> int:
+    """The line of the block that follows the block of ``page`` holding ``code``."""
+    blocks = python_blocks((ROOT / "docs" / page).read_text())
+    index = next(i for i, block in enumerate(blocks) if code.strip() in block.source)
+    return blocks[index + 1].line
+
+
+def run_alembic_in_the_working_directory(project: Path) -> None:
+    """The Alembic project made where the tests run rather than in a temporary folder."""
+    _edit(
+        _page(project, ALEMBIC_PAGE),
+        "project = Path(workspace.name).resolve()\n",
+        "project = Path.cwd()\n",
+    )
+
+
 def depend_on_another_page(project: Path) -> None:
     # ``doomed`` is an engine that only the Engine chapter defines.
     _append(project, "index.md", "```python\n>>> doomed.url.database\n'/x'\n```\n")
@@ -1049,6 +1079,26 @@ FAULTS = [
         (
             r"_+ test_a_deprecated_call_stops_the_script_at_its_block _+\n(?:.*\n)*?"
             r"\S*tests/test_page_scripts\.py:\d+: in test_a_deprecated_call_stops_the_script",
+        ),
+    ),
+    Fault(
+        "drop render_as_batch from the Alembic chapter's env.py",
+        (f"docs/{ALEMBIC_PAGE}",),
+        ("sqlite",),
+        drop_render_as_batch,
+        (
+            rf"FAILED docs/{re.escape(ALEMBIC_PAGE)}::sybil:{{db}},"
+            rf"line:{_block_after(ALEMBIC_PAGE, RENDER_AS_BATCH)},column:1 - NotImplementedErr",
+        ),
+    ),
+    Fault(
+        "run the Alembic chapter's project in the working directory, not a temporary folder",
+        (f"docs/{ALEMBIC_PAGE}",),
+        ("sqlite",),
+        run_alembic_in_the_working_directory,
+        (
+            rf"docs/{re.escape(ALEMBIC_PAGE)}, line \d+ " + WHERE + r": this block .*"
+            r"migrations.* in the working directory",
         ),
     ),
     Fault(
