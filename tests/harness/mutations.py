@@ -683,7 +683,8 @@ def unmark_an_awaiting_block_for_the_browser(project: Path) -> None:
     path = _page(project, ASYNC_PAGE)
     text = path.read_text()
     marker = re.search(
-        r'<!-- not in the browser: next "[^"]*" -->\n\n(?=```python\nasync with engine\.begin)',
+        r'<!-- not in the browser: next "[^"]*" -->\n\n'
+        r"(?=(?:<!-- tables: [^>]*-->\n\n)?```python\nasync with engine\.begin)",
         text,
     )
     if marker is None:
