@@ -40,7 +40,6 @@ DATABASES = list(BACKENDS.BACKENDS)
 URL_VARIABLES = BACKENDS.URL_VARIABLES
 #: The dependency groups that install every driver.
 DRIVER_GROUPS = [b.driver_group for b in BACKENDS.ALL if b.driver_group]
-QUIET_MKDOCS = {"NO_MKDOCS_2_WARNING": "1"}
 #: The group of the account service's web API (FastAPI), which its page and tests import.
 WEB = "web"
 
@@ -283,17 +282,20 @@ def snapshots(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the site strictly into site/: any warning, broken link or anchor fails.
 
-    SITE_URL is the address it is published at (see mkdocs.yml)."""
+    SITE_URL is the address it is published at (see mkdocs.yml). The files the site
+    serves beside its pages are written into docs/ first (harness.site_files)."""
     install(session, "docs")
-    session.run("mkdocs", "build", "--strict", *session.posargs, env=QUIET_MKDOCS)
+    session.run("python", "-m", "harness.site_files")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session
 def serve(session: nox.Session) -> None:
-    """Serve the site at http://127.0.0.1:8000, rebuilt when a page, snapshot, example or the
-    harness changes (mkdocs.yml's watch list)."""
+    """Serve the site at http://127.0.0.1:8000, rebuilt when a page, snapshot or example
+    changes (mkdocs.yml's watch list); start it again after a change to the harness."""
     install(session, "docs")
-    session.run("mkdocs", "serve", *session.posargs, env=QUIET_MKDOCS)
+    # mkdocs serve, and the files beside the pages written again when their sources change
+    session.run("python", "-m", "harness.site_files", "serve", *session.posargs)
 
 
 @nox.session
@@ -347,7 +349,7 @@ def browser(session: nox.Session) -> None:
         "tests/test_site.py",
         "--backend=sqlite",  # the pages themselves are tested by `test`
         *session.posargs,
-        env={**QUIET_MKDOCS, "TUTORIAL_BROWSER_TESTS": "required"},
+        env={"TUTORIAL_BROWSER_TESTS": "required"},
     )
     session.log("Screenshots of every page, desktop and phone: screenshots/")
 
@@ -356,4 +358,4 @@ def browser(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Time the doc suite against its floor and the build; measure the site as readers get it."""
     install(session, "test", WEB, "docs", "postgresql", "mariadb", "browser")
-    session.run("python", "-m", "harness.bench", *session.posargs, env=QUIET_MKDOCS)
+    session.run("python", "-m", "harness.bench", *session.posargs)

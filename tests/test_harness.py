@@ -16,7 +16,7 @@ import pytest
 from harness import snapshots
 from harness.databases import BY_NAME, SQLITE, configured_url, leftovers
 from harness.pages import python_blocks
-from harness.render_sql_tabs import on_page_markdown
+from harness.render_sql_tabs import with_recordings
 from sqlalchemy import make_url
 
 pytest_plugins = ["pytester"]
@@ -489,12 +489,7 @@ def test_site_shows_snapshot_sql_in_tabs_under_the_block(tmp_path):
         },
     )
 
-    class Page:
-        class file:
-            abs_src_path = str(docs / "page.md")
-
-    config = {"docs_dir": str(docs), "config_file_path": str(tmp_path / "mkdocs.yml")}
-    html_source = on_page_markdown(text, Page, config, None)
+    html_source = with_recordings(text, docs / "page.md", docs, tmp_path)
     assert "    ```pycon\n    >>> with engine" in html_source
     assert '\n    <details class="sql-box"><summary>SQL sent by this block</summary>' in html_source
     assert '<label for="sql-' + key + '-1">PostgreSQL</label>' in html_source
@@ -510,13 +505,7 @@ def render(tmp_path, text: str, entries: dict) -> str:
     (docs / "page.md").write_text(text)
     path = snapshots.snapshot_path(docs / "page.md", docs, tmp_path)
     snapshots.save(path, "docs/page.md", entries)
-
-    class Page:
-        class file:
-            abs_src_path = str(docs / "page.md")
-
-    config = {"docs_dir": str(docs), "config_file_path": str(tmp_path / "mkdocs.yml")}
-    return on_page_markdown(text, Page, config, None)
+    return with_recordings(text, docs / "page.md", docs, tmp_path)
 
 
 def test_site_shows_a_tabbed_block_only_on_its_databases_and_refuses_unrecorded_ones(tmp_path):

@@ -1,6 +1,6 @@
 """Static SVG of what the run recorded for a page's pictures (``harness.pictures``).
 
-Called by the site's hook (``harness.render_sql_tabs``). Nothing here is drawn by
+Called by ``harness.render_sql_tabs`` as the site is built. Nothing here is drawn by
 hand or fetched: a table diagram is drawn from the tables a run reflected after
 a block, a chart from the SQL and rows the run recorded for the blocks it
 counts. Each picture is inline SVG with no script: its text takes the page's

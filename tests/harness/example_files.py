@@ -1,16 +1,17 @@
-"""The mkdocs hook that puts the worked examples' files into the site, for readers to download.
+"""The worked examples' files in the site, for readers to download, and their pages' search.
 
 Each program of ``examples/`` is served at ``examples/<file>.py``, beside the
 pages of the Worked examples section (``docs/examples/``), which link to it by
-its name: ``[notes.py](notes.py){ download }``. The files are added to the
-build's own list, so the strict build checks those links as it checks any
-other, and so does the link check of the test run (``harness.links``), which
-asks ``site_files()`` too.
+its name: ``[notes.py](notes.py){ download }``. ``harness.site_files`` writes
+the files there before every build, so the strict build checks those links as
+it checks any other, and so does the link check of the test run
+(``harness.links``), which asks ``site_files()`` too.
 
 Those pages' python blocks, which put together what the chapters teach, and
 the source code in every API reference, are left out of the search index
-(``data-search-exclude``), so that a search for a term lands on the chapter
-that teaches it, not on a program that uses it.
+(``data-search-exclude``, put there by ``harness.site_markdown``), so that a
+search for a term lands on the chapter that teaches it, not on a program that
+uses it.
 """
 
 from __future__ import annotations
@@ -34,20 +35,10 @@ def site_files(root: Path) -> dict[str, Path]:
     }
 
 
-def on_files(files, config):
-    """Add every example file to the site, copied as it is."""
-    from mkdocs.structure.files import File  # the test run reads this module without mkdocs
-
-    root = Path(config["config_file_path"]).parent
-    for uri, path in site_files(root).items():
-        files.append(File.generated(config, uri, abs_src_path=str(path)))
-    return files
-
-
-def on_page_content(html: str, page, config, files) -> str:
-    """Leave the python blocks of the Worked examples pages, and the source code of any
-    API reference, out of the search index."""
+def out_of_search(html: str, page: str) -> str:
+    """A page's HTML without the python blocks of the Worked examples pages, nor the source
+    code of any API reference, in the search index; ``page`` is its path under docs/."""
     html = html.replace(API_SOURCE, API_SOURCE[:-1] + " data-search-exclude>")
-    if not page.file.src_uri.startswith(f"{FOLDER}/"):
+    if not page.startswith(f"{FOLDER}/"):
         return html
     return html.replace(PYTHON_BLOCK, PYTHON_BLOCK[:-1] + " data-search-exclude>")

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import yaml
 
+from harness import site_files
 from harness.databases import BY_NAME, configured_url, major, server_version
 from harness.pages import ROOT, Block, python_blocks
 
@@ -1607,7 +1608,14 @@ def copy_project(destination: Path) -> None:
     linked = {ROOT / name for name in LINKED}
 
     def ignored(folder: str, names: list[str]) -> list[str]:
-        return [n for n in names if n == "__pycache__" or Path(folder) / n in linked]
+        # What the build writes into docs/ is left out: the copy's own build writes it.
+        return [
+            n
+            for n in names
+            if n == "__pycache__"
+            or Path(folder) / n in linked
+            or site_files.is_generated(Path(folder) / n, ROOT / "docs")
+        ]
 
     for name in COPIED:
         source = ROOT / name

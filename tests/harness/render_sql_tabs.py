@@ -1,15 +1,18 @@
-"""The mkdocs hook that shows readers the SQL each block sent, one tab per database.
+"""What the site shows under each block: the SQL it sent, one tab per database.
 
 It reads the same blocks and snapshots as the test run (``harness.pages`` and
 ``harness.snapshots``), so the site can only show SQL that a run recorded.
 It also marks blocks written as an interactive session (``>>>``) as ``pycon``,
 and gives their copy button the code alone (``data-copy``): no prompts, no
 output, no traceback. Under the title of each chapter it links the chapter's
-program (``harness.page_scripts``), generated into the site by this build, and
-says which versions the last recording run used. The pictures a page asks for
-(``harness.pictures``), a diagram of the tables a block created or a chart of
-what blocks sent, are drawn here from the same recordings
-(``harness.draw_pictures``).
+program (``harness.page_scripts``, written into the site by ``harness.site_files``)
+and says which versions the last recording run used. The pictures a page asks
+for (``harness.pictures``), a diagram of the tables a block created or a chart of
+what blocks sent, are drawn here from the same recordings (``harness.draw_pictures``).
+
+``with_recordings`` turns a page's Markdown and its recordings into the Markdown
+the site renders; the Markdown extension ``harness.site_markdown`` calls it for
+every page, under MkDocs and under Zensical alike.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from pathlib import Path
 from harness import draw_pictures, pictures, snapshots
 from harness.backends import BACKENDS as ORDER
 from harness.backends import BY_NAME, titles, with_versions
-from harness.page_scripts import copy_text, page_script, script_name
-from harness.pages import Block, python_blocks, relative
+from harness.page_scripts import copy_text, script_name
+from harness.pages import Block, PageError, python_blocks, relative
 
 VERIFIED_RUN_MARKER = "<!-- verified-run -->"
 
@@ -31,33 +34,13 @@ VERIFIED_RUN_MARKER = "<!-- verified-run -->"
 _TITLE = re.compile(r"^# .+\n", re.MULTILINE)
 
 
-def on_files(files, config):
-    """Add each chapter's program to the site, generated from the page by every build."""
-    # Imported here: the test run reads this module without mkdocs installed.
-    from mkdocs.exceptions import PluginError
-    from mkdocs.structure.files import File
+def with_recordings(markdown: str, source: Path, docs: Path, root: Path) -> str:
+    """The page's Markdown with what its blocks printed and sent, its pictures and its facts.
 
-    from harness.pages import PageError
-
-    docs = Path(config["docs_dir"])
-    root = Path(config["config_file_path"]).parent
-    for file in list(files.documentation_pages()):
-        source = Path(file.abs_src_path)
-        try:
-            script = page_script(source, root=root)
-        except PageError as error:  # one sentence naming the page, not a traceback
-            raise PluginError(str(error)) from None
-        if script is not None:
-            files.append(File.generated(config, script_name(source, docs), content=script.text))
-    return files
-
-
-def on_page_markdown(markdown: str, page, config, files) -> str:
-    docs = Path(config["docs_dir"])
-    root = Path(config["config_file_path"]).parent
+    ``source`` is the page's file, under ``docs``; ``root`` holds tests/snapshots.
+    """
     if VERIFIED_RUN_MARKER in markdown:
         markdown = markdown.replace(VERIFIED_RUN_MARKER, render_verified_run(root))
-    source = Path(page.file.abs_src_path)
     entries = snapshots.load(snapshots.snapshot_path(source, docs, root))
     asked = page_pictures(markdown, source, root)
     markdown = with_charts(markdown, asked, entries, source, root)
@@ -83,21 +66,17 @@ def render_recordings(block: Block, entry: dict | None, page: Path, root: Path) 
     A block must have a recording for every database it runs on: the site shows
     nothing that no run recorded, and says nothing is sent only where a run saw that.
     """
-    from mkdocs.exceptions import PluginError  # the test run reads this module without mkdocs
-
     where = f"{relative(page, root)}, line {block.line}"
     if block.skip is not None:
         if block.skip.problem:
-            raise PluginError(
-                f"{relative(page, root)}, line {block.skip.line}: {block.skip.problem}"
-            )
+            raise PageError(f"{relative(page, root)}, line {block.skip.line}: {block.skip.problem}")
         note = html.escape(f"This block is not run by the tests: {block.skip.reason}")
         return f'\n{block.fence.indent}<p class="block-note">{note}</p>\n'
     runs_on = [name for name in ORDER if block.runs_on(name)]
     missing = [name for name in runs_on if snapshots.recording(entry, name) is None]
     if missing:
         titles = ", ".join(BY_NAME[name].title for name in missing)
-        raise PluginError(
+        raise PageError(
             f"{where}: no run has recorded this block on {titles}; run `nox -s snapshots` "
             "with that database configured"
         )
@@ -112,18 +91,14 @@ def render_recordings(block: Block, entry: dict | None, page: Path, root: Path) 
 
 def page_pictures(markdown: str, page: Path, root: Path) -> pictures.PagePictures:
     """The pictures the page asks for; a comment that cannot be obeyed stops the build."""
-    from mkdocs.exceptions import PluginError  # the test run reads this module without mkdocs
-
     asked = pictures.page_pictures(markdown, relative(page, root))
     if asked.problems:
-        raise PluginError("\n".join(asked.problems))
+        raise PageError("\n".join(asked.problems))
     return asked
 
 
 def _picture_tabs(block: Block, entry: dict | None, page: Path, root: Path, what: str):
     """Each recording of a block that a picture is drawn from, refusing one that is missing."""
-    from mkdocs.exceptions import PluginError  # the test run reads this module without mkdocs
-
     runs_on = [name for name in ORDER if block.runs_on(name)]
     tabs = recorded_tabs(entry or {}, runs_on)
     missing = [
@@ -133,7 +108,7 @@ def _picture_tabs(block: Block, entry: dict | None, page: Path, root: Path, what
         or (recording.tables if what == "tables" else recording.rows) in ("", None)
     ]
     if missing or not tabs:
-        raise PluginError(
+        raise PageError(
             f"{relative(page, root)}, line {block.line}: no run has recorded the {what} of this "
             f"block on {', '.join(missing) or 'any database'}, from which its picture is drawn; "
             "run `nox -s snapshots`"

@@ -1,10 +1,11 @@
-"""The mkdocs hook behind the Run buttons: each chapter runs in the reader's browser.
+"""What is behind the Run buttons: each chapter runs in the reader's browser.
 
 A chapter's python blocks run, in order, in a Python compiled to WebAssembly
 (Pyodide) in a Web Worker of the reader's browser, on the SQLite that this
 Python carries. Everything that takes is served by the site itself, and fetched
-only when a reader first presses Run. This hook puts it into the built site,
-under ``run-in-browser/``, beside the worker's own code (``docs/run-in-browser/``):
+only when a reader first presses Run. ``site_files`` lists what goes into the site,
+under ``run-in-browser/``, beside the worker's own code (``docs/run-in-browser/``),
+and ``harness.site_files`` writes it there before every build:
 
 - ``pyodide/``: the runtime, from the npm package pinned with its integrity hash
   in ``tests/run-in-browser/package-lock.json``;
@@ -17,17 +18,18 @@ under ``run-in-browser/``, beside the worker's own code (``docs/run-in-browser/`
 - ``pages/<page>.json``: the blocks of each chapter that run there, from the
   same reading of the page as the tests (``harness.page_scripts``).
 
-Under each of those blocks it leaves a mark where docs/javascripts/run-blocks.js
-puts the Run button, and under the chapter's title a line on what runs where
-(``NOTE``), with the addresses the script needs. A block that cannot run in a
-browser (it starts a thread, a second process, a server) says why in a comment
-before it, ``<!-- not in the browser: next "why" -->``, and the site shows the
-reason under it. The browser tests (``tests/test_site.py``) run every chapter to its
+Under each of those blocks ``with_run_buttons`` leaves a mark where
+docs/javascripts/run-blocks.js puts the Run button, and under the chapter's title
+a line on what runs where (``NOTE``), with the addresses the script needs. A
+block that cannot run in a browser (it starts a thread, a second process, a
+server) says why in a comment before it,
+``<!-- not in the browser: next "why" -->``, and the site shows the reason
+under it. The browser tests (``tests/test_site.py``) run every chapter to its
 last block through those buttons (``harness.browser_runs``).
 
 The npm packages are installed (``npm ci``) and the wheels downloaded when the
-site is built, once: both are kept in ``tests/run-in-browser/`` and used again
-until the lock files change.
+site's files are written (``install``), once: both are kept in
+``tests/run-in-browser/`` and used again until the lock files change.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import fcntl
 import hashlib
 import html
 import json
+import posixpath
 import re
 import shutil
 import subprocess
@@ -46,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.page_scripts import PageBlock, page_blocks
-from harness.pages import Block, PageError, python_blocks, relative
+from harness.pages import Block, PageError, pages, python_blocks, relative
 
 #: Where the built site keeps all of it.
 SITE_FOLDER = "run-in-browser"
@@ -103,7 +106,7 @@ def install(root: Path) -> Path:
     turns.
     """
     folder = root / RUNTIME
-    with _locked(folder / ".lock"):
+    with locked(folder / ".lock"):
         _install_npm_packages(folder)
         for wheel in locked_wheels(root):
             _download(wheel, folder / "wheels")
@@ -111,7 +114,8 @@ def install(root: Path) -> Path:
 
 
 @contextmanager
-def _locked(path: Path):
+def locked(path: Path):
+    """Held by one process at a time: the others wait for it."""
     with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -255,60 +259,35 @@ def page_data_path(page: Path, docs: Path) -> str:
     return f"{SITE_FOLDER}/pages/{relative_page.as_posix()}"
 
 
-# The hook ----------------------------------------------------------------------------
-
-
-def on_config(config):
-    """Install the runtime's npm packages and download its wheels, when they changed."""
-    from mkdocs.exceptions import PluginError  # the test run reads this module without mkdocs
-
-    try:
-        install(Path(config["config_file_path"]).parent)
-    except RuntimeUnavailable as error:
-        raise PluginError(str(error)) from None
-    return config
-
-
-def on_files(files, config):
-    """Add the runtime, and each chapter's blocks, to the site."""
-    from mkdocs.exceptions import PluginError
-    from mkdocs.structure.files import File
-
-    root = Path(config["config_file_path"]).parent
-    docs = Path(config["docs_dir"])
-    for uri, path in runtime_files(root).items():
-        files.append(File.generated(config, uri, abs_src_path=str(path)))
-    manifest = json.dumps(runtime_manifest(root), indent=1)
-    files.append(File.generated(config, f"{SITE_FOLDER}/runtime.json", content=manifest))
-    for file in list(files.documentation_pages()):
-        source = Path(file.abs_src_path)
-        try:
-            data = page_data(source, root)
-        except PageError as error:  # one sentence naming the page, not a traceback
-            raise PluginError(str(error)) from None
+def site_files(root: Path, docs: Path) -> dict[str, Path | str]:
+    """What the Run buttons need in the site, by path: the runtime's files, what the worker
+    loads, and the blocks of each chapter that runs there (``harness.site_files`` writes it)."""
+    files: dict[str, Path | str] = dict(runtime_files(root))
+    files[f"{SITE_FOLDER}/runtime.json"] = json.dumps(runtime_manifest(root), indent=1)
+    for source in pages(docs):
+        data = page_data(source, root)
         if data is not None:
-            content = json.dumps(data, ensure_ascii=False)
-            files.append(File.generated(config, page_data_path(source, docs), content=content))
+            files[page_data_path(source, docs)] = json.dumps(data, ensure_ascii=False)
     return files
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:
+# Under each block --------------------------------------------------------------------
+
+
+def with_run_buttons(markdown: str, source: Path, docs: Path, root: Path, url: str) -> str:
     """Mark each block the browser runs for its Run button, and say why where it does not.
 
-    Listed before ``render_sql_tabs`` in mkdocs.yml, so that the Run button comes
-    after what that hook shows under a block.
+    ``url`` is the page's address in the site (``engine/``), from which the worker and
+    the page's blocks are linked. Called before ``render_sql_tabs.with_recordings``
+    (``harness.site_markdown``), so that the Run button comes after what that shows
+    under a block.
     """
-    from mkdocs.exceptions import PluginError
-    from mkdocs.utils import get_relative_url
-
-    root = Path(config["config_file_path"]).parent
-    source = Path(page.file.abs_src_path)
     blocks = python_blocks(markdown)
     runnable = 0
     for block in reversed(blocks):
         marker = block.not_in_browser
         if marker is not None and marker.problem:
-            raise PluginError(f"{relative(source, root)}, line {marker.line}: {marker.problem}")
+            raise PageError(f"{relative(source, root)}, line {marker.line}: {marker.problem}")
         if runs_in_browser(block):
             runnable += 1
             shown = '<div class="run-block"></div>'
@@ -321,9 +300,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         markdown = f"{markdown[:end]}\n{block.fence.indent}{shown}\n{markdown[end:]}"
     title = _TITLE.search(markdown)
     if runnable and title:
-        here = page.file.url
-        worker = get_relative_url(f"{SITE_FOLDER}/worker.mjs", here)
-        data = get_relative_url(page_data_path(source, Path(config["docs_dir"])), here)
+        worker = relative_url(f"{SITE_FOLDER}/worker.mjs", url)
+        data = relative_url(page_data_path(source, docs), url)
         # In the page from the start, so that nothing moves when the script starts;
         # render_sql_tabs puts its box between the title and this. Not searched:
         # every chapter says it.
@@ -333,3 +311,14 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         )
         markdown = markdown[: title.end()] + note + markdown[title.end() :]
     return markdown
+
+
+def relative_url(path: str, page_url: str) -> str:
+    """``path`` in the site, as a page at ``page_url`` links it: from ``engine/``,
+    ``run-in-browser/worker.mjs`` is ``../run-in-browser/worker.mjs``.
+
+    A page's address ends in ``/`` with directory URLs; otherwise it names a file,
+    whose folder counts. MkDocs calls the home page ``./``, Zensical ``""``.
+    """
+    folder = page_url if page_url.endswith("/") else posixpath.dirname(page_url)
+    return posixpath.relpath(f"/{path}", posixpath.normpath(f"/{folder}"))

@@ -47,13 +47,11 @@ def chromium_path() -> str:
 
 
 def build_site(destination: Path) -> Path:
-    """Build the site strictly into ``destination``, as ``nox -s docs`` does."""
-    subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(destination)],
-        cwd=ROOT,
-        check=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
+    """Build the site strictly into ``destination``, as ``nox -s docs`` does: the files
+    beside the pages first (``harness.site_files``), then the pages."""
+    build = ["mkdocs", "build", "--strict", "--quiet", "-d", str(destination)]
+    for command in (["harness.site_files"], build):
+        subprocess.run([sys.executable, "-m", *command], cwd=ROOT, check=True)
     return destination
 
 

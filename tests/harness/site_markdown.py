@@ -1,0 +1,136 @@
+"""The Markdown extension that adds to every page what the test runs recorded.
+
+Listed under ``markdown_extensions`` in mkdocs.yml, it runs wherever
+Python-Markdown renders the pages: under MkDocs with Material for MkDocs, which
+builds the published site, and under Zensical, Material's successor, which reads
+the same mkdocs.yml and runs Python-Markdown extensions but no MkDocs hook
+(``nox -s zensical`` builds the site with both and compares what this adds).
+
+Before any other preprocessor, so that it reads the page as the test run does
+(snippets not yet included), it hands the page's Markdown to ``render_page``, a
+plain function of the page's text and the recordings under tests/snapshots:
+
+- ``harness.run_in_browser``: the Run button's mark under each block the browser
+  runs, the reason under one it does not, and under the title what runs where;
+- ``harness.render_sql_tabs``: what each block printed and the SQL it sent, as
+  each database's run recorded them, the pictures drawn from those recordings,
+  the copy text of a ``>>>`` block, and under the title the page's script and the
+  versions it was last verified with; on the home page, the verified-run table.
+
+Last of the postprocessors, it leaves what a reader should not land on out of the
+search index (``harness.example_files.out_of_search``).
+
+What it needs to know is which page it renders, and each engine says so its own
+way; ``current_page`` is the only code that knows either:
+
+- MkDocs registers, on the Markdown instance of each page, the treeprocessor
+  that makes the page's links relative (``relpath``), which holds the page's file
+  and the configuration; mkdocstrings finds the page the same way;
+- Zensical registers a preprocessor that holds the rendering context
+  (``rendering_context``): the page's path under docs/ and its address, and the
+  configuration; Zensical's own extensions find the page the same way.
+
+Markdown rendered inside a page that is not the page (a docstring, which an API
+reference renders with mkdocstrings and these same extensions) is left as it is.
+The files the site serves beside the pages (scripts, the Run buttons' runtime,
+the examples) are not made here: ``harness.site_files`` writes them into docs/
+before the build, for both engines to copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from markdown import Extension, Markdown
+from markdown.postprocessors import Postprocessor
+from markdown.preprocessors import Preprocessor
+
+from harness.example_files import out_of_search
+from harness.pages import PageError
+from harness.render_sql_tabs import with_recordings
+from harness.run_in_browser import with_run_buttons
+
+try:  # MkDocs reports a BuildError as its message alone, without a traceback.
+    from mkdocs.exceptions import BuildError as _Reported
+except ImportError:  # pragma: no cover - Zensical without MkDocs
+    _Reported = Exception
+
+#: Above pymdownx.snippets (32) and Python-Markdown's own (30 and below): first.
+PREPROCESSOR_PRIORITY = 40
+#: Below the one that puts raw HTML back (30): the page's final HTML.
+POSTPROCESSOR_PRIORITY = 0
+#: The treeprocessor mkdocstrings adds to the Markdown of a docstring, and only there.
+DOCSTRING_MARK = "mkdocstrings_headings"
+
+
+class SiteError(_Reported):
+    """A page the site cannot show as written; the message names page and line."""
+
+
+@dataclass(frozen=True)
+class SitePage:
+    """The page being rendered: its file under ``docs``, the project's ``root``
+    (which holds tests/snapshots) and its address in the site (``engine/``)."""
+
+    source: Path
+    docs: Path
+    root: Path
+    url: str
+
+    @property
+    def name(self) -> str:
+        """Its path under docs/: ``examples/notes.md``."""
+        return self.source.relative_to(self.docs).as_posix()
+
+
+def render_page(markdown: str, page: SitePage) -> str:
+    """The page's Markdown with what the runs recorded, as the site shows it."""
+    markdown = with_run_buttons(markdown, page.source, page.docs, page.root, page.url)
+    return with_recordings(markdown, page.source, page.docs, page.root)
+
+
+def current_page(md: Markdown) -> SitePage | None:
+    """The page ``md`` renders, as MkDocs or Zensical tells it; None for anything else."""
+    if DOCSTRING_MARK in md.treeprocessors:
+        return None
+    if "relpath" in md.treeprocessors:  # MkDocs
+        relpath = md.treeprocessors["relpath"]
+        config, file = relpath.config, relpath.file
+        root = Path(config["config_file_path"]).resolve().parent
+        return SitePage(Path(file.abs_src_path), Path(config["docs_dir"]), root, file.url)
+    if "rendering_context" in md.preprocessors:  # Zensical
+        context = md.preprocessors["rendering_context"]
+        root = Path(context.config["root_dir"]).resolve()
+        docs = root / context.config["docs_dir"]
+        return SitePage(docs / context.page.path, docs, root, context.page.url)
+    return None
+
+
+class _Recordings(Preprocessor):
+    def run(self, lines: list[str]) -> list[str]:
+        page = current_page(self.md)
+        if page is None:
+            return lines
+        try:
+            return render_page("\n".join(lines), page).split("\n")
+        except PageError as error:  # one sentence naming the page, not a traceback
+            raise SiteError(str(error)) from None
+
+
+class _OutOfSearch(Postprocessor):
+    def run(self, text: str) -> str:
+        page = current_page(self.md)
+        return text if page is None else out_of_search(text, page.name)
+
+
+class SiteExtension(Extension):
+    def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - Python-Markdown's name
+        md.preprocessors.register(_Recordings(md), "tutorial_recordings", PREPROCESSOR_PRIORITY)
+        md.postprocessors.register(
+            _OutOfSearch(md), "tutorial_out_of_search", POSTPROCESSOR_PRIORITY
+        )
+
+
+def makeExtension(**kwargs) -> SiteExtension:  # noqa: N802 - Python-Markdown's name
+    return SiteExtension(**kwargs)
