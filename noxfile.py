@@ -299,6 +299,24 @@ def serve(session: nox.Session) -> None:
 
 
 @nox.session
+def zensical(session: nox.Session) -> None:
+    """Build the site with Zensical too, the successor of Material for MkDocs, and fail,
+    naming page and difference, if any SQL box, output, picture, page fact, verified line
+    or file served beside the pages (scripts, examples, the Run buttons' files) differs
+    from the MkDocs build's (the elements are compared, not whole pages: the themes differ).
+    """
+    install(session, "test", "zensical")
+    session.run(
+        "pytest",
+        "tests/test_zensical.py",
+        "--backend=sqlite",  # the pages themselves are tested by `test`
+        "-rP",  # the summary: how many of each were compared
+        *session.posargs,
+        env={"TUTORIAL_ZENSICAL_TESTS": "required"},
+    )
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Check Python files with ruff, every python block of docs/ and of examples' docstrings,
     and the GitHub Actions workflow with actionlint and zizmor."""
@@ -322,8 +340,9 @@ def mutations(session: nox.Session) -> None:
     """Apply faults a contributor could make, one at a time, and check that each is caught
     on every database that should catch it (`-- WORD` runs the faults whose description
     has WORD)."""
-    # browser: one fault is caught by the browser tests, which run a chapter in Chromium
-    install(session, "test", WEB, "postgresql", "mariadb", "browser")
+    # browser: one fault is caught by the browser tests, which run a chapter in Chromium;
+    # zensical: one by the comparison of the Zensical build with the MkDocs build
+    install(session, "test", WEB, "postgresql", "mariadb", "browser", "zensical")
     with ExitStack() as stack:
         env = {}
         for database in URL_VARIABLES:

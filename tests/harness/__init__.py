@@ -10,6 +10,7 @@ offers those programs, and draws, with ``draw_pictures``, the table diagrams and
 charts that ``pictures`` has the run record, and ``run_in_browser`` marks the Run
 buttons that run each chapter in the reader's browser, whose runs ``browser_runs``
 checks; ``site_files`` writes the files the site serves beside its pages into docs/
-before every build, and ``site_browser`` serves the built site to headless Chromium. ``bench``,
+before every build, ``site_engines`` compares the Zensical build with the MkDocs
+build, and ``site_browser`` serves the built site to headless Chromium. ``bench``,
 ``mutations`` and ``repeat`` are run by the nox sessions of the same names.
 """

@@ -936,6 +936,15 @@ def link_an_example_file_the_site_does_not_serve(project: Path) -> None:
     _edit(_page(project, "examples/notes.md"), "[notes.py](notes.py)", "[notes.py](note.py)")
 
 
+def take_a_page_s_path_for_its_address_under_zensical(project: Path) -> None:
+    """Zensical's page knows its path (engine.md) and its address (engine/): the wrong one."""
+    _edit(
+        _harness(project, "site_markdown.py"),
+        "return SitePage(docs / context.page.path, docs, root, context.page.url)",
+        "return SitePage(docs / context.page.path, docs, root, context.page.path)",
+    )
+
+
 def let_an_unknown_database_raise(project: Path) -> None:
     _edit(
         _example(project, "command_line.py"),
@@ -1589,6 +1598,13 @@ FAULTS = [
                 None,
             ),
         ]
+    ),
+    Fault(
+        "take a page's path for its address under Zensical only (zensical)",
+        ("tests/test_zensical.py",),
+        TEXT,
+        take_a_page_s_path_for_its_address_under_zensical,
+        (r"docs/engine\.md: Run note 1 of 1 differs: MkDocs has .*, Zensical .*",),
     ),
     Fault(
         "worked examples: link an example file the site does not serve (examples)",
