@@ -367,6 +367,7 @@ def browser(session: nox.Session) -> None:
         "pytest",
         "tests/test_site.py",
         "--backend=sqlite",  # the pages themselves are tested by `test`
+        "--durations=10",  # where the session's minutes go
         *session.posargs,
         env={"TUTORIAL_BROWSER_TESTS": "required"},
     )

@@ -35,6 +35,7 @@ PAGES = ["docs/engine.md", "docs/session.md", "docs/querying.md", "docs/relation
 
 
 @pytest.mark.on_database("postgresql")
+@pytest.mark.each_version
 def test_boxes_match_the_postgresql_statement_log(tmp_path: Path, request) -> None:
     url = os.environ.get("TUTORIAL_POSTGRESQL_URL")
     if not url:

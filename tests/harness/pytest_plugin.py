@@ -55,6 +55,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "test(sqlite) runs those",
     )
     group.addoption(
+        "--version-checks-only",
+        action="store_true",
+        help="run only what can differ from one version of a server to the next: the "
+        "pages' blocks and checks, and the tests marked each_version; for a version of a "
+        "database whose other tests run on another of its versions (CI's services)",
+    )
+    group.addoption(
         "--update-snapshots",
         action="store_true",
         help="rewrite the SQL snapshots of the pages that run, instead of checking them",
@@ -89,6 +96,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "on_database(name): the test needs the server of that database, without taking "
         "`backend`; --database-tests-only keeps it",
+    )
+    config.addinivalue_line(
+        "markers",
+        "each_version: the test checks what may differ between versions of a server; "
+        "--version-checks-only keeps it",
     )
     run = Run(config.rootpath, backends, not_configured, config.getoption("update_snapshots"))
     config.stash[RUN] = run
@@ -175,6 +187,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             "the tests that need no database are left out (--database-tests-only): "
             "run them with --backend=sqlite"
         )
+    if config.getoption("version_checks_only"):
+        lines.append("only the pages and the tests marked each_version run (--version-checks-only)")
     seed = shuffle_seed(config)
     if seed is not None:
         lines.append(f"files in random order: --shuffle-pages={seed} repeats it")
@@ -209,12 +223,13 @@ def pytest_configure_node(node) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With --database-tests-only, leave out the tests that need no database; with
-    --shuffle-pages, reorder whole files (blocks within a page never move)."""
+    --version-checks-only, all but the pages and the tests marked each_version; with
+    --shuffle-pages, reorder whole
+    files (blocks within a page never move)."""
     if config.getoption("database_tests_only"):
-        left_out = [item for item in items if not _runs_once_per_database(item)]
-        if left_out:
-            config.hook.pytest_deselected(items=left_out)
-            items[:] = [item for item in items if _runs_once_per_database(item)]
+        _keep_only(config, items, _runs_once_per_database)
+    if config.getoption("version_checks_only"):
+        _keep_only(config, items, _differs_by_version)
     seed = shuffle_seed(config)
     if seed is None:
         return
@@ -224,6 +239,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     files = list(by_file)
     random.Random(seed).shuffle(files)
     items[:] = [item for file in files for item in by_file[file]]
+
+
+def _keep_only(config: pytest.Config, items: list[pytest.Item], keep) -> None:
+    left_out = [item for item in items if not keep(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if keep(item)]
+
+
+def _differs_by_version(item: pytest.Item) -> bool:
+    """Whether ``item`` is a block or check of a page, or a test marked ``each_version``."""
+    return getattr(item, "example", None) is not None or bool(
+        item.get_closest_marker("each_version")
+    )
 
 
 def _runs_once_per_database(item: pytest.Item) -> bool:
