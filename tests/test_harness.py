@@ -491,7 +491,8 @@ def test_site_shows_snapshot_sql_in_tabs_under_the_block(tmp_path):
 
     html_source = with_recordings(text, docs / "page.md", docs, tmp_path)
     assert "    ```pycon\n    >>> with engine" in html_source
-    assert '\n    <details class="sql-box"><summary>SQL sent by this block</summary>' in html_source
+    box = '<details class="sql-box" data-search-exclude="sql"><summary>SQL sent by this block'
+    assert "\n    " + box in html_source
     assert '<label for="sql-' + key + '-1">PostgreSQL</label>' in html_source
     assert '<pre class="sql-tab-panel">SELECT 2</pre>' in html_source
     assert "-- nothing is sent on this database" in html_source  # MariaDB

@@ -251,7 +251,11 @@ def render_sql_tabs(block: Block, tabs: list[tuple[str, str, snapshots.Recording
     sql = [(key, label, recording.sql) for key, label, recording in tabs]
     box = "".join(
         [
-            '<details class="sql-box"><summary>SQL sent by this block</summary>',
+            # Out of the search index, which every page's first visit downloads: each
+            # box holds the SQL of every database, and the code and prose above it say
+            # what a search would look for.
+            '<details class="sql-box" data-search-exclude="sql">',
+            "<summary>SQL sent by this block</summary>",
             _tabs(
                 f"sql-{block.key}", sql, lambda text: text or "-- nothing is sent on this database"
             ),

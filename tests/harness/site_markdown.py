@@ -49,7 +49,7 @@ from markdown.preprocessors import Preprocessor
 from harness.example_files import out_of_search
 from harness.pages import PageError
 from harness.render_sql_tabs import with_recordings
-from harness.run_in_browser import with_run_buttons
+from harness.run_in_browser import relative_url, with_run_buttons
 
 try:  # MkDocs reports a BuildError as its message alone, without a traceback.
     from mkdocs.exceptions import BuildError as _Reported
@@ -84,10 +84,17 @@ class SitePage:
         return self.source.relative_to(self.docs).as_posix()
 
 
+#: Loaded in the page's content, so before the theme's own script, which it changes:
+#: the search index is fetched when the reader reaches for search, not at page load.
+SEARCH_ON_DEMAND = "javascripts/search-on-demand.js"
+
+
 def render_page(markdown: str, page: SitePage) -> str:
     """The page's Markdown with what the runs recorded, as the site shows it."""
     markdown = with_run_buttons(markdown, page.source, page.docs, page.root, page.url)
-    return with_recordings(markdown, page.source, page.docs, page.root)
+    markdown = with_recordings(markdown, page.source, page.docs, page.root)
+    script = relative_url(SEARCH_ON_DEMAND, page.url)
+    return f'<script src="{script}"></script>\n\n{markdown}'
 
 
 def current_page(md: Markdown) -> SitePage | None:
