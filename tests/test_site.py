@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from harness import snapshots
 from harness.backends import with_versions
+from harness.bench import FIRST_VISIT_BYTES, FIRST_VISIT_REQUESTS, first_visit
 from harness.browser_runs import (
     differences,
     python_worker,
@@ -161,13 +162,6 @@ def test_a_page_loads_with_no_error_and_nothing_from_other_hosts(reader, source)
     assert reader.page.locator("article h1").count() == 1
 
 
-#: What a first visit to any page may cost a reader, as a static host serves it
-#: (gzip): requests, and bytes of headers and compressed bodies. Anything heavier
-#: (the runtime behind the Run buttons) waits for the reader's click.
-FIRST_VISIT_REQUESTS = 15
-FIRST_VISIT_BYTES = 200_000
-
-
 @pytest.fixture(scope="module")
 def compressed_url(site):
     with serve(site, compress=True) as url:
@@ -177,8 +171,6 @@ def compressed_url(site):
 def test_a_first_visit_to_any_page_stays_within_its_budget(reader, compressed_url):
     """With an empty cache, each page costs at most 15 requests and 200 KB compressed;
     a page over either budget is named with its figures."""
-    from harness.bench import first_visit
-
     over = []
     for source in PAGES:
         url = urljoin(compressed_url, url_path(source))
