@@ -59,7 +59,10 @@ def run_floor(backend_name: str) -> int:
             sys.modules[module.__name__] = module
             with isolated_database(backend, configured_url(backend), page.stem) as database:
                 os.environ["DATABASE_URL"] = database.url
-                code = compile(script.text, module.__file__, "exec")
+                # dont_inherit: this module's `from __future__ import annotations` would
+                # otherwise turn the annotations of a script's classes into strings, which
+                # the Async chapter's script, whose classes are defined in main(), cannot resolve.
+                code = compile(script.text, module.__file__, "exec", dont_inherit=True)
                 with contextlib.redirect_stdout(io.StringIO()):
                     exec(code, module.__dict__)  # noqa: S102
                 _close(module.__dict__)
