@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import doctest
+import functools
 import re
 import sys
 import tokenize
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import snapshots
-from harness.databases import BY_NAME
+from harness.backends import BY_NAME
 from harness.pages import (
     ROOT,
     Block,
@@ -47,6 +48,7 @@ from harness.pages import (
     expand_snippets,
     fences,
     python_blocks,
+    read_toml,
     relative,
 )
 
@@ -138,9 +140,10 @@ class PageBlock:
     source: str  # the block's text with its snippets included
     heading: str | None  # the last heading between the previous block and this one
 
-    @property
+    @functools.cached_property
     def examples(self) -> list[doctest.Example]:
-        """The ``>>>`` examples of a console block; none for a plain one."""
+        """The ``>>>`` examples of a console block; none for a plain one (read once: the
+        script, the copy button and the Run button each ask)."""
         if not self.block.is_console:
             return []
         return doctest.DocTestParser().get_examples(self.source)
@@ -365,9 +368,7 @@ def _header(
 
 def _requirement() -> str:
     """SQLAlchemy as the project requires it: the versions its pages are proven with."""
-    import tomllib
-
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = read_toml(ROOT / "pyproject.toml")["project"]
     return next(item for item in project["dependencies"] if item.startswith("sqlalchemy"))
 
 
@@ -378,20 +379,10 @@ PAGE_GROUPS = ("web",)
 
 def _group_requirements(codes: list[str]) -> tuple[str, ...]:
     """The requirements of each group of ``PAGE_GROUPS`` of which the code imports a package."""
-    import tomllib
-
     imported = set()
     for code in codes:
-        try:
-            tree = ast.parse(code)
-        except SyntaxError:
-            continue  # the test run reports it, at the block's line
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                imported.add(node.module.split(".")[0])
-    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
+        imported |= _names_and_imports(code)[1]
+    groups = read_toml(ROOT / "pyproject.toml")["dependency-groups"]
     found: list[str] = []
     for name in PAGE_GROUPS:
         requirements = [item for item in groups.get(name, []) if isinstance(item, str)]
@@ -431,17 +422,33 @@ def _prints(entry: dict | None) -> bool:
 
 def _refuse_helper_names(blocks: list[PageBlock], root: Path, helpers=HELPERS) -> None:
     for item in blocks:
-        try:
-            tree = ast.parse(item.code)
-        except SyntaxError:
-            continue  # the test run reports it, at the block's line
-        for node in ast.walk(tree):
-            name = getattr(node, "id", None) or getattr(node, "name", None)
+        for name in _names_and_imports(item.code)[0]:
             if name in helpers:
                 raise PageError(
                     f"{relative(item.page, root)}, line {item.block.line}: the name {name} "
                     "is the page's script's own; call it something else"
                 )
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_and_imports(code: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The names the code uses or defines, in the order ``ast.walk`` meets them, and the
+    packages it imports; nothing for code that does not parse (the test run reports it,
+    at the block's line). One walk serves both questions asked of every block."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return (), frozenset()
+    names, imported = [], set()
+    for node in ast.walk(tree):
+        name = getattr(node, "id", None) or getattr(node, "name", None)
+        if name:
+            names.append(name)
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.add(node.module.split(".")[0])
+    return tuple(names), frozenset(imported)
 
 
 def _title(text: str) -> str | None:
@@ -453,9 +460,11 @@ def _title(text: str) -> str | None:
 
 def _without_fences(text: str) -> str:
     """The page with every fenced block blanked out, offsets kept."""
+    pieces, kept = [], 0
     for fence in fences(text):
-        text = text[: fence.start] + " " * (fence.end - fence.start) + text[fence.end :]
-    return text
+        pieces += [text[kept : fence.start], " " * (fence.end - fence.start)]
+        kept = fence.end
+    return "".join([*pieces, text[kept:]])
 
 
 def _headings(text: str) -> list[tuple[int, str]]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ast
 import doctest
+import functools
 import hashlib
 import inspect
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +113,8 @@ class Block:
 
 def awaits(code: str) -> bool:
     """Whether ``code`` awaits at its top level (``harness.run_page`` runs such code)."""
+    if "await" not in code and "async" not in code:
+        return False  # no keyword that makes code a coroutine: nothing to compile
     try:
         compiled = compile(code, "<block>", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, True)
     except SyntaxError:
@@ -120,19 +124,29 @@ def awaits(code: str) -> bool:
 
 def fences(text: str) -> list[Fence]:
     """Every fenced block of ``text``, in page order, indented ones included."""
+    return list(_fences(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _fences(text: str) -> tuple[Fence, ...]:
+    # Kept for the page's text: the build, the page's checks and its script each ask
+    # for the fences of the same pages, and a Fence never changes.
     document = Document(text, "<page>")
     regions = list(RawFencedCodeBlockLexer(_INFO, {"info": "info", "source": "source"})(document))
     comments = _comment_spans(text, [(region.start, region.end) for region in regions])
     found = []
+    line, counted = 1, 0
     for region in regions:
         info = region.lexemes["info"].strip()
         language = info.split()[0].strip("{}.").lower() if info else ""
         indent = re.match(r"[ \t]*", text[region.start :]).group()
+        line += text.count("\n", counted, region.start)
+        counted = region.start
         found.append(
             Fence(
                 language=language,
                 info=info,
-                line=text.count("\n", 0, region.start) + 1,
+                line=line,
                 start=region.start,
                 end=region.end,
                 indent=indent,
@@ -141,15 +155,20 @@ def fences(text: str) -> list[Fence]:
                 hidden=any(start < region.start < end for start, end in comments),
             )
         )
-    return found
+    return tuple(found)
 
 
 def _comment_spans(text: str, fence_spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Where the HTML comments of a page are, ignoring ``<!--`` written inside fences."""
-    blanked = text
+    pieces, kept = [], 0
     for start, end in fence_spans:
         inner_start = text.index("\n", start) + 1 if "\n" in text[start:end] else end
-        blanked = blanked[:inner_start] + " " * (end - inner_start) + blanked[end:]
+        inner_start = max(inner_start, kept)
+        if end <= inner_start:
+            continue
+        pieces += [text[kept:inner_start], " " * (end - inner_start)]
+        kept = end
+    blanked = "".join([*pieces, text[kept:]])
     return [match.span() for match in _COMMENT.finditer(blanked)]
 
 
@@ -160,7 +179,13 @@ def _enclosing_tab(text: str, start: int, indent: str) -> str | None:
     a tab marker means the fence is in that tab, anything else means it is not.
     """
     width = len(indent.expandtabs(4))
-    for line in reversed(text[:start].splitlines()):
+    if width == 0:
+        return None  # no line is indented less than a fence at the margin
+    end = start
+    while end > 0:
+        begin = text.rfind("\n", 0, end) + 1
+        line = text[begin:end]
+        end = begin - 1
         if not line.strip():
             continue
         line_width = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
@@ -203,6 +228,11 @@ def python_blocks(text: str) -> list[Block]:
     block shows never orphans its recorded SQL. Two blocks with the same code get
     the same digest, so the second and later ones are told apart by a counter.
     """
+    return list(_python_blocks(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _python_blocks(text: str) -> tuple[Block, ...]:
     python = [fence for fence in fences(text) if fence.language == "python"]
     skips = skip_comments(text, python)
     browser = skip_comments(text, python, NOT_IN_BROWSER)
@@ -214,7 +244,7 @@ def python_blocks(text: str) -> list[Block]:
         seen[digest] = seen.get(digest, 0) + 1
         key = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
         blocks.append(Block(fence, key, skips.get(fence.start), browser.get(fence.start)))
-    return blocks
+    return tuple(blocks)
 
 
 #: The directive of the comment that keeps a block out of the browser's run.
@@ -314,6 +344,17 @@ def _section(text: str, name: str) -> str | None:
     if match is None:
         return None
     return re.sub(r"^[ \t]*# --8<-- \[(start|end):[\w-]+\].*\n", "", match["body"], flags=re.M)
+
+
+def read_toml(path: Path) -> dict:
+    """A TOML file (pyproject.toml, uv.lock), parsed once for as long as its text is the
+    same: the build reads them for every page. Not to be changed by its callers."""
+    return _parsed_toml(Path(path).read_text())
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_toml(text: str) -> dict:
+    return tomllib.loads(text)
 
 
 def relative(path: Path, root: Path = ROOT) -> str:

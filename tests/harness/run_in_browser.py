@@ -42,14 +42,13 @@ import posixpath
 import re
 import shutil
 import subprocess
-import tomllib
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.page_scripts import PageBlock, page_blocks
-from harness.pages import Block, PageError, pages, python_blocks, relative
+from harness.pages import Block, PageError, pages, python_blocks, read_toml, relative
 
 #: Where the built site keeps all of it.
 SITE_FOLDER = "run-in-browser"
@@ -150,7 +149,7 @@ def _install_npm_packages(folder: Path) -> None:
 
 def locked_wheels(root: Path) -> list[Wheel]:
     """The pure-Python wheel of each of ``WHEELS`` that uv.lock pins, with its hash."""
-    packages = tomllib.loads((root / "uv.lock").read_text())["package"]
+    packages = read_toml(root / "uv.lock")["package"]
     found = []
     for name in WHEELS:
         package = next((p for p in packages if p["name"] == name), None)
