@@ -526,6 +526,26 @@ def test_site_shows_a_tabbed_block_only_on_its_databases_and_refuses_unrecorded_
         render(tmp_path, text, entries)
 
 
+def test_a_page_rendered_again_in_the_same_process_shows_what_changed(tmp_path):
+    """`mkdocs serve` renders a page again in the process that rendered it before: what the
+    build reads once is kept for the text it was read from, and for nothing else."""
+    text = page(FIRST_BLOCK, QUERY_BLOCK)
+    first, query = python_blocks(text)
+    entries = {
+        first.key: {"block": "x", "sqlite": "", "postgresql": "", "mariadb": ""},
+        query.key: {"block": "x", "sqlite": "SELECT 1", "postgresql": "SELECT 1", "mariadb": ""},
+    }
+    covered = {"docs/page.md": ["sqlite"]}
+    snapshots.record_verified_run(tmp_path, covered, {"sqlite": "3.45.0"}, "3.11.7", "2.1.0")
+    before = render(tmp_path, text, entries)
+    entries[query.key]["mariadb"] = "SELECT 2"
+    snapshots.record_verified_run(tmp_path, covered, {"sqlite": "3.46.1"}, "3.11.7", "2.1.0")
+    after = render(tmp_path, text, entries)
+    assert "with SQLite 3.45.0 (SQLAlchemy 2.1.0" in before and "SELECT 2" not in before
+    assert "with SQLite 3.46.1 (SQLAlchemy 2.1.0" in after and "3.45.0" not in after
+    assert "SELECT 2" in after
+
+
 def test_site_shows_each_databases_output_in_tabs_when_they_differ(tmp_path):
     text = page(FIRST_BLOCK, PRINTING_BLOCK)
     first, printing = python_blocks(text)

@@ -55,6 +55,10 @@ ESCAPED = f"escaped_{TOKEN}"
 SOLE_PAGE = "ids-types-time-zones.md"
 
 
+#: The test that renders a page twice in one process, as `mkdocs serve` does.
+RENDERED_AGAIN = "test_a_page_rendered_again_in_the_same_process_shows_what_changed"
+
+
 @dataclass(frozen=True)
 class Fault:
     description: str
@@ -954,6 +958,15 @@ def take_a_page_s_path_for_its_address_under_zensical(project: Path) -> None:
     )
 
 
+def keep_the_record_of_verified_runs_for_the_process(project: Path) -> None:
+    """Read once by the site build, whatever the file holds when the page is rendered again."""
+    _edit(
+        _harness(project, "snapshots.py"),
+        "def _recorded(root: Path) -> dict[str, dict]:\n",
+        "@functools.lru_cache(maxsize=8)\ndef _recorded(root: Path) -> dict[str, dict]:\n",
+    )
+
+
 def let_an_unknown_database_raise(project: Path) -> None:
     _edit(
         _example(project, "command_line.py"),
@@ -1621,6 +1634,16 @@ FAULTS = [
         TEXT,
         take_a_page_s_path_for_its_address_under_zensical,
         (r"docs/engine\.md: Run note 1 of 1 differs: MkDocs has .*, Zensical .*",),
+    ),
+    Fault(
+        "keep the record of verified runs for the process, whatever it holds now (site build)",
+        (f"tests/test_harness.py::{RENDERED_AGAIN}",),
+        TEXT,
+        keep_the_record_of_verified_runs_for_the_process,
+        (
+            rf"_+ {RENDERED_AGAIN} _+\n(?:.*\n)*?"
+            rf"\S*tests/test_harness\.py:\d+: in {RENDERED_AGAIN}\n(?:.*\n)*?E\s+assert ",
+        ),
     ),
     Fault(
         "worked examples: link an example file the site does not serve (examples)",
