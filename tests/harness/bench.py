@@ -16,7 +16,10 @@ home page, a chapter of average length, and the longest chapter). Lighthouse
 comes from npm, pinned. Each figure is printed with its budget.
 
 Run with ``nox -s bench``; ``python -m harness.bench floor sqlite`` runs the
-floor alone, and ``python -m harness.bench site`` the reader's side alone.
+floor alone, ``python -m harness.bench build`` the build alone, and
+``python -m harness.bench site`` the reader's side alone. After timing the
+build as ``nox -s docs`` runs it, the bench builds the pages once more in one
+process, to print what each page costs against its python blocks.
 """
 
 from __future__ import annotations
@@ -117,14 +120,97 @@ def main() -> None:
             f"{1000 * suite / blocks:>10.1f}"
         )
     with tempfile.TemporaryDirectory() as site:
-        # The files beside the pages (harness.site_files), then the pages: the whole build.
-        build = _timed([sys.executable, "-m", "harness.site_files"])
-        build += _timed(["mkdocs", "build", "--strict", "--quiet", "-d", site])
-        print(
-            f"\nsite build: {build:.2f} s for {blocks} python blocks, "
-            f"{1000 * build / blocks:.1f} ms per block (budget {BUILD_MS_PER_BLOCK_BUDGET})"
-        )
+        print_build(Path(site), blocks)
         print_reader_costs(Path(site))
+
+
+def print_build(site: Path, blocks: int) -> None:
+    """The whole build into ``site``, as a contributor waits for it, then each page's share."""
+    # The files beside the pages (harness.site_files), then the pages: the whole build.
+    files = _timed([sys.executable, "-m", "harness.site_files"])
+    built = _timed(["mkdocs", "build", "--strict", "--quiet", "-d", str(site)])
+    print(
+        f"\nsite build: {files + built:.2f} s for {blocks} python blocks, "
+        f"{1000 * (files + built) / blocks:.1f} ms per block (budget {BUILD_MS_PER_BLOCK_BUDGET}): "
+        f"the files beside the pages {files:.2f} s, the pages {built:.2f} s"
+    )
+    # In a process of its own, so that nothing this one read is already known there.
+    subprocess.run([sys.executable, "-m", "harness.bench", "pages"], check=True, cwd=ROOT)
+
+
+def print_page_builds() -> None:
+    """What each page costs the build, against its python blocks: the build grows with them
+    if the cost per block is about the same on every page (the fit says how closely)."""
+    per_page, extension, total = page_build_times()
+    counts = {
+        page.relative_to(DOCS).as_posix(): len(python_blocks(page.read_text()))
+        for page in pages(DOCS)
+    }
+    print(
+        "\neach page's build, in one process (its Markdown, of which the harness's "
+        "extension, and its HTML)"
+    )
+    print(f"{'page':<32}{'blocks':>7}{'ms':>7}{'extension ms':>14}{'ms/block':>10}")
+    for name, seconds in sorted(per_page.items(), key=lambda item: -item[1]):
+        blocks = counts.get(name, 0)
+        per_block = f"{1000 * seconds / blocks:>10.1f}" if blocks else ""
+        print(
+            f"{name:<32}{blocks:>7}{1000 * seconds:>7.0f}"
+            f"{1000 * extension.get(name, 0):>14.0f}{per_block}"
+        )
+    names = sorted(per_page)
+    x = [counts.get(name, 0) for name in names]
+    y = [1000 * per_page[name] for name in names]
+    slope, intercept = statistics.linear_regression(x, y)
+    print(
+        f"pages {sum(per_page.values()):.2f} s (the extension {sum(extension.values()):.2f} s), "
+        f"the rest of the build {total - sum(per_page.values()):.2f} s; a page costs "
+        f"{intercept:.0f} ms + {slope:.1f} ms per block (r = {statistics.correlation(x, y):.2f})"
+    )
+
+
+def page_build_times() -> tuple[dict[str, float], dict[str, float], float]:
+    """Seconds per page (by its path under docs/) of a strict MkDocs build run here, of those
+    the seconds of the harness's Markdown extension, and the seconds of the whole build."""
+    from unittest import mock
+
+    from mkdocs.commands import build
+    from mkdocs.config import load_config
+
+    from harness import site_markdown
+
+    per_page: dict[str, float] = {}
+    extension: dict[str, float] = {}
+
+    def timed(step, seconds: dict[str, float], name):
+        def run(*arguments, **keywords):
+            started = time.perf_counter()
+            try:
+                return step(*arguments, **keywords)
+            finally:
+                page = name(*arguments)
+                seconds[page] = seconds.get(page, 0.0) + time.perf_counter() - started
+
+        return run
+
+    def page_of(page, *_):
+        return page.file.src_uri
+
+    with (
+        tempfile.TemporaryDirectory() as site,
+        contextlib.chdir(ROOT),
+        mock.patch.object(build, "_populate_page", timed(build._populate_page, per_page, page_of)),
+        mock.patch.object(build, "_build_page", timed(build._build_page, per_page, page_of)),
+        mock.patch.object(
+            site_markdown,
+            "render_page",
+            timed(site_markdown.render_page, extension, lambda _, page: page.name),
+        ),
+    ):
+        started = time.perf_counter()
+        build.build(load_config(str(ROOT / "mkdocs.yml"), strict=True, site_dir=site))
+        total = time.perf_counter() - started
+    return per_page, extension, total
 
 
 #: The chapter whose first Run button is pressed, in this many fresh browsers.
@@ -254,6 +340,11 @@ def lighthouse(url: str) -> dict[str, int]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["floor"]:
         print(run_floor(sys.argv[2]), "blocks")
+    elif sys.argv[1:2] == ["build"]:
+        with tempfile.TemporaryDirectory() as built:
+            print_build(Path(built), sum(len(python_blocks(p.read_text())) for p in pages(DOCS)))
+    elif sys.argv[1:2] == ["pages"]:
+        print_page_builds()
     elif sys.argv[1:2] == ["site"]:
         with tempfile.TemporaryDirectory() as built:
             from harness.site_browser import build_site
