@@ -245,8 +245,11 @@ def render_sql_tabs(block: Block, tabs: list[tuple[str, str, snapshots.Recording
     Plain HTML with CSS-only tabs (docs/stylesheets/tutorial.css), rather than
     the theme's content tabs: a chapter has dozens of these boxes, and the theme's
     script would spend a second setting up each tab set and code block before
-    the page answers. docs/javascripts/sql-tabs.js keeps the chosen database the
-    same in every box of the page.
+    the page answers. The tabs wait in a ``<template>``, which the browser neither
+    styles nor lays out, until docs/javascripts/sql-tabs.js draws them as the box
+    first opens (or the page is printed): a long chapter loads without the
+    thousand elements of its closed boxes. That script also keeps the chosen
+    database the same in every box of the page.
     """
     sql = [(key, label, recording.sql) for key, label, recording in tabs]
     box = "".join(
@@ -256,10 +259,11 @@ def render_sql_tabs(block: Block, tabs: list[tuple[str, str, snapshots.Recording
             # what a search would look for.
             '<details class="sql-box" data-search-exclude="sql">',
             "<summary>SQL sent by this block</summary>",
+            "<template>",
             _tabs(
                 f"sql-{block.key}", sql, lambda text: text or "-- nothing is sent on this database"
             ),
-            "</details>",
+            "</template></details>",
         ]
     )
     # One line of raw HTML: Markdown leaves it as it is, even inside a tab.

@@ -18,7 +18,8 @@ plain function of the page's text and the recordings under tests/snapshots:
   versions it was last verified with; on the home page, the verified-run table.
 
 Last of the postprocessors, it leaves what a reader should not land on out of the
-search index (``harness.example_files.out_of_search``).
+search index (``harness.example_files.out_of_search``), and takes out of the
+highlighted code the elements that change nothing a reader sees (``plain_tokens``).
 
 What it needs to know is which page it renders, and each engine says so its own
 way; ``current_page`` is the only code that knows either:
@@ -39,6 +40,7 @@ before the build, for both engines to copy.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +51,7 @@ from markdown.preprocessors import Preprocessor
 from harness.example_files import out_of_search
 from harness.pages import PageError
 from harness.render_sql_tabs import with_recordings
-from harness.run_in_browser import relative_url, with_run_buttons
+from harness.run_in_browser import with_run_buttons
 
 try:  # MkDocs reports a BuildError as its message alone, without a traceback.
     from mkdocs.exceptions import BuildError as _Reported
@@ -84,8 +86,10 @@ class SitePage:
         return self.source.relative_to(self.docs).as_posix()
 
 
-#: Loaded in the page's content, so before the theme's own script, which it changes:
-#: the search index is fetched when the reader reaches for search, not at page load.
+#: Written into the page's content, so that it runs before the theme's own script,
+#: which it changes: the search index is fetched when the reader reaches for search,
+#: not at page load. Inline, because a script the page must fetch before it can go
+#: on drawing would delay every page's first paint by a round trip.
 SEARCH_ON_DEMAND = "javascripts/search-on-demand.js"
 
 
@@ -93,8 +97,14 @@ def render_page(markdown: str, page: SitePage) -> str:
     """The page's Markdown with what the runs recorded, as the site shows it."""
     markdown = with_run_buttons(markdown, page.source, page.docs, page.root, page.url)
     markdown = with_recordings(markdown, page.source, page.docs, page.root)
-    script = relative_url(SEARCH_ON_DEMAND, page.url)
-    return f'<script src="{script}"></script>\n\n{markdown}'
+    return f"{inline_script(page.docs / SEARCH_ON_DEMAND)}\n\n{markdown}"
+
+
+def inline_script(path: Path) -> str:
+    """The script at ``path`` as one ``<script>`` element of raw HTML, without blank
+    lines, which would end it as a Markdown block of HTML."""
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    return "<script>\n" + "\n".join(lines) + "\n</script>"
 
 
 def current_page(md: Markdown) -> SitePage | None:
@@ -125,10 +135,26 @@ class _Recordings(Preprocessor):
             raise SiteError(str(error)) from None
 
 
+#: Pygments wraps every name ("n"), run of spaces ("w"), operator ("o") and
+#: punctuation mark ("p") of a block in an element of its own: two thirds of a long
+#: chapter's elements, each styled again every time the theme's script restyles the
+#: page as it loads. Names and spaces the theme draws in the code's own colour, so
+#: they lose nothing; operators and punctuation it greys, and here they take the
+#: code's colour too, which leaves keywords, strings, numbers, comments and the
+#: names of functions and classes to stand out, as before.
+_PLAIN_TOKEN = re.compile(r'<span class="[nwop]">([^<]*)</span>')
+
+
+def plain_tokens(html: str) -> str:
+    """The page's HTML with the names, spaces, operators and punctuation of its code
+    blocks as plain text."""
+    return _PLAIN_TOKEN.sub(r"\1", html)
+
+
 class _OutOfSearch(Postprocessor):
     def run(self, text: str) -> str:
         page = current_page(self.md)
-        return text if page is None else out_of_search(text, page.name)
+        return text if page is None else plain_tokens(out_of_search(text, page.name))
 
 
 class SiteExtension(Extension):
