@@ -368,7 +368,8 @@ def repeat(session: nox.Session) -> None:
 @nox.session
 def browser(session: nox.Session) -> None:
     """Build the site and test it in headless Chromium: loads, SQL tabs, copy, search, phones,
-    and every chapter run to its last block through its Run buttons."""
+    every chapter run to its last block through its Run buttons, and every page's
+    Lighthouse scores against tests/lighthouse/lighthouserc.yml."""
     install(session, "test", "docs", "browser")
     session.run(
         "pytest",

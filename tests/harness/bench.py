@@ -11,9 +11,9 @@ localhost as a static host serves it, in the system's headless Chromium: the
 bytes and requests of a first visit to each page, with an empty cache; what
 the first press of a Run button costs (``harness.run_in_browser``): the bytes
 fetched and the time until the block's output shows, the median of several
-fresh browsers; and the Lighthouse scores of three representative pages (the
-home page, a chapter of average length, and the longest chapter). Lighthouse
-comes from npm, pinned. Each figure is printed with its budget.
+fresh browsers; and every page's Lighthouse scores, the median of three runs
+(``harness.lighthouse``: Lighthouse CI, pinned, from npm). Each figure is printed
+with its budget.
 
 Run with ``nox -s bench``; ``python -m harness.bench floor sqlite`` runs the
 floor alone, ``python -m harness.bench build`` the build alone, and
@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +36,7 @@ import types
 from pathlib import Path
 from urllib.parse import urljoin
 
+from harness import lighthouse
 from harness.databases import BACKENDS, BY_NAME, configured_url, isolated_database
 from harness.page_scripts import page_script, script_name
 from harness.pages import DOCS, ROOT, pages, python_blocks
@@ -96,11 +95,11 @@ def _timed(command: list[str]) -> float:
 FIRST_VISIT_REQUESTS = 15
 FIRST_VISIT_BYTES = 200_000
 #: The budgets each figure is printed with (the suite's ratio to its floor on SQLite,
-#: the build's milliseconds per python block, a first visit's requests and kilobytes,
-#: and Lighthouse's scores); the browser tests enforce the first visit's.
+#: the build's milliseconds per python block, a first visit's requests and kilobytes);
+#: the browser tests enforce the first visit's. Lighthouse's are in
+#: tests/lighthouse/lighthouserc.yml (``harness.lighthouse``).
 RATIO_BUDGET = 1.5
 BUILD_MS_PER_BLOCK_BUDGET = 3.0
-LIGHTHOUSE_BUDGETS = {"performance": 98, "accessibility": 100, "best-practices": 100, "seo": 100}
 
 
 def main() -> None:
@@ -217,17 +216,12 @@ def page_build_times() -> tuple[dict[str, float], dict[str, float], float]:
 FIRST_RUN_PAGE = "engine/"
 FIRST_RUN_BROWSERS = 3
 
-#: Pinned, so that scores from different days are comparable.
-LIGHTHOUSE = "lighthouse@12.8.2"
-LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 #: One run's performance score varies by several points on a busy machine.
 LIGHTHOUSE_RUNS = 3
-#: The home page, a chapter of average length, and the longest chapter.
-REPRESENTATIVE_PAGES = ("", "engine/", "querying/")
 
 
 def print_reader_costs(site: Path) -> None:
-    """First-visit bytes and requests of every page, and Lighthouse for three of them."""
+    """First-visit bytes and requests of every page, and every page's Lighthouse scores."""
     from harness.site_browser import chromium, serve, site_pages
 
     with serve(site, compress=True) as base_url:
@@ -240,22 +234,11 @@ def print_reader_costs(site: Path) -> None:
                 requests, transferred = first_visit(browser, urljoin(base_url, path))
                 print(f"{'/' + path:<28}{requests:>9}{transferred / 1000:>9.0f}")
         print_first_run(urljoin(base_url, FIRST_RUN_PAGE))
-        if shutil.which("npx") is None:
-            print("\nLighthouse: not measured, npx (Node.js) is not installed")
-            return
-        print(
-            f"\nLighthouse {LIGHTHOUSE.split('@')[1]}, mobile, simulated throttling, "
-            f"median of {LIGHTHOUSE_RUNS} runs"
-        )
-        print(f"{'page':<20}" + "".join(f"{name:>16}" for name in LIGHTHOUSE_CATEGORIES))
-        budgets = "".join(f"{LIGHTHOUSE_BUDGETS[name]:>16}" for name in LIGHTHOUSE_CATEGORIES)
-        print(f"{'(budget)':<20}{budgets}")
-        for path in REPRESENTATIVE_PAGES:
-            runs = [lighthouse(urljoin(base_url, path)) for _ in range(LIGHTHOUSE_RUNS)]
-            scores = {
-                c: statistics.median_low(run[c] for run in runs) for c in LIGHTHOUSE_CATEGORIES
-            }
-            print(f"{'/' + path:<20}" + "".join(f"{scores[c]:>16}" for c in LIGHTHOUSE_CATEGORIES))
+    print()
+    try:
+        lighthouse.print_site_scores(site, LIGHTHOUSE_RUNS)
+    except lighthouse.LighthouseUnavailable as error:
+        print(f"Lighthouse: not measured, {error}")
 
 
 def first_visit(browser, url: str) -> tuple[int, int]:
@@ -315,26 +298,6 @@ def first_run(browser, url: str) -> tuple[int, int, float]:
         return len(finished), transferred, seconds
     finally:
         context.close()
-
-
-def lighthouse(url: str) -> dict[str, int]:
-    """The four Lighthouse scores of ``url``, out of 100, measured with the system Chromium."""
-    from harness.site_browser import CHROMIUM_ARGS, chromium_path
-
-    with tempfile.TemporaryDirectory() as folder:
-        report = Path(folder) / "report.json"
-        result = subprocess.run(
-            ["npx", "--yes", LIGHTHOUSE, url, "--quiet", "--output=json"]
-            + [f"--output-path={report}", f"--only-categories={','.join(LIGHTHOUSE_CATEGORIES)}"]
-            + [f"--chrome-flags={' '.join(CHROMIUM_ARGS)}"],
-            env={**os.environ, "CHROME_PATH": chromium_path()},
-            capture_output=True,
-            text=True,
-        )
-        if not report.is_file():
-            raise RuntimeError(f"Lighthouse measured nothing for {url}:\n{result.stderr[-2000:]}")
-        categories = json.loads(report.read_text())["categories"]
-    return {name: round(100 * categories[name]["score"]) for name in LIGHTHOUSE_CATEGORIES}
 
 
 if __name__ == "__main__":
