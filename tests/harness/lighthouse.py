@@ -95,7 +95,7 @@ def install() -> Path:
 
 def collect(urls: list[str], runs: int, results: Path) -> dict[str, dict[str, int]]:
     """Each of ``urls`` scored ``runs`` times by Lighthouse CI: the median run's scores
-    by address. Lighthouse CI keeps its reports in ``results``, where ``verdict`` reads them.
+    by address. Lighthouse CI keeps its reports in ``results``, where ``verdicts`` reads them.
     """
     lhci = install()
     command = [str(lhci), "collect", f"--config={CONFIG}", f"--numberOfRuns={runs}"]
@@ -118,30 +118,42 @@ def collect(urls: list[str], runs: int, results: Path) -> dict[str, dict[str, in
     }
 
 
-def verdict(results: Path) -> str | None:
-    """What ``lhci assert`` says of the reports in ``results`` when a page falls short
-    of an enforced budget, and the audits that cost it points; None when none does."""
+def verdicts(results: Path) -> dict[str, str]:
+    """What ``lhci assert`` says of each page of the reports in ``results`` that falls
+    short of an enforced budget, with the audits that cost it points, by address."""
     result = _lhci([str(install()), "assert", f"--config={CONFIG}"], results)
     if result.returncode == 0:
-        return None
-    said = _ANSI.sub("", result.stdout + result.stderr).strip()
-    return "\n".join([said, *lost_points(results)])
+        return {}
+    said = _ANSI.sub("", result.stdout + result.stderr)
+    # One section a page: "2 result(s) for http://...:", then its failures and warnings.
+    sections = re.split(r"^(?=\d+ result\(s\) for )", said, flags=re.MULTILINE)
+    found = {}
+    for section in sections:
+        address = re.match(r"\d+ result\(s\) for (\S+)", section)
+        if address and "failure for" in section:
+            url = address.group(1)
+            found[url] = "\n".join([section.strip(), *lost_points(results, url)])
+    if not found:  # lhci failed, but on no page: say what it said
+        raise LighthouseUnavailable(f"`lhci assert` failed:\n{said.strip()}")
+    return found
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def lost_points(results: Path) -> list[str]:
-    """Each audit that cost an enforced category points, in each report in ``results``."""
+def lost_points(results: Path, url: str) -> list[str]:
+    """Each audit that cost ``url`` points in an enforced category, in ``results``."""
     enforced = [name for name, budget in budgets().items() if budget.enforced]
     lines = []
     for report in sorted((results / ".lighthouseci").glob("lhr-*.json")):
         lhr = json.loads(report.read_text())
+        if lhr["requestedUrl"] != url:
+            continue
         for name in enforced:
             for ref in lhr["categories"][name]["auditRefs"]:
                 audit = lhr["audits"][ref["id"]]
                 if ref["weight"] > 0 and audit["score"] is not None and audit["score"] < 1:
-                    lines.append(f"{lhr['requestedUrl']}: {name}: {ref['id']}: {audit['title']}")
+                    lines.append(f"{name}: {ref['id']}: {audit['title']}")
     return lines
 
 
