@@ -384,6 +384,7 @@ def browser(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Time the doc suite against its floor and the build; measure the site as readers get it."""
+    """Time the doc suite against its floor, the whole suite on every server, and the build;
+    measure the site as readers get it (`-- suite` times the whole suite alone)."""
     install(session, "test", WEB, "docs", "postgresql", "mariadb", "browser")
     session.run("python", "-m", "harness.bench", *session.posargs)

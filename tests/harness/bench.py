@@ -40,6 +40,7 @@ from harness import lighthouse
 from harness.databases import BACKENDS, BY_NAME, configured_url, isolated_database
 from harness.page_scripts import page_script, script_name
 from harness.pages import DOCS, ROOT, pages, python_blocks
+from harness.suite_times import print_suite
 
 
 def run_floor(backend_name: str) -> int:
@@ -118,6 +119,7 @@ def main() -> None:
             f"{name:<12}{suite:>9.2f}{floor:>9.2f}{suite / floor:>7.2f}"
             f"{1000 * suite / blocks:>10.1f}"
         )
+    print_suite()
     with tempfile.TemporaryDirectory() as site:
         print_build(Path(site), blocks)
         print_reader_costs(Path(site))
@@ -306,6 +308,8 @@ if __name__ == "__main__":
     elif sys.argv[1:2] == ["build"]:
         with tempfile.TemporaryDirectory() as built:
             print_build(Path(built), sum(len(python_blocks(p.read_text())) for p in pages(DOCS)))
+    elif sys.argv[1:2] == ["suite"]:
+        print_suite()
     elif sys.argv[1:2] == ["pages"]:
         print_page_builds()
     elif sys.argv[1:2] == ["site"]:
