@@ -19,11 +19,9 @@ Lighthouse itself takes: a package Lighthouse uses asks for its "latest", which
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,13 +32,13 @@ from urllib.parse import urljoin
 
 import yaml
 
+from harness import npm_packages
 from harness.pages import ROOT
 from harness.site_browser import CHROMIUM_ARGS, build_site, chromium_path, serve, site_pages
 
 FOLDER = ROOT / "tests" / "lighthouse"
 CONFIG = FOLDER / "lighthouserc.yml"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
-_STAMP = ".installed-from"
 
 
 class LighthouseUnavailable(RuntimeError):
@@ -65,26 +63,7 @@ def budgets() -> dict[str, Budget]:
 
 def install() -> Path:
     """The ``lhci`` command of the pinned packages, installed with ``npm ci`` if need be."""
-    lock = FOLDER / "package-lock.json"
-    stamp = FOLDER / "node_modules" / _STAMP
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
-    if not (stamp.is_file() and stamp.read_text() == digest):
-        npm = shutil.which("npm")
-        if npm is None:
-            raise LighthouseUnavailable(
-                "npm is not installed, and Lighthouse CI comes from the npm packages of "
-                "tests/lighthouse/package-lock.json: install Node.js (which brings npm)"
-            )
-        result = subprocess.run(
-            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-            cwd=FOLDER,
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            said = (result.stderr.strip().splitlines() or ["no message"])[-1]
-            raise LighthouseUnavailable(f"`npm ci` in tests/lighthouse failed: {said}")
-        stamp.write_text(digest)
+    npm_packages.install(FOLDER, "Lighthouse CI comes from", LighthouseUnavailable)
     if not Path(chromium_path()).is_file():
         raise LighthouseUnavailable(
             f"Lighthouse needs Chromium at {chromium_path()}: install Debian's chromium "

@@ -40,13 +40,12 @@ import html
 import json
 import posixpath
 import re
-import shutil
-import subprocess
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import npm_packages
 from harness.page_scripts import PageBlock, page_blocks
 from harness.pages import Block, PageError, pages, python_blocks, read_toml, relative
 
@@ -73,7 +72,6 @@ NOTE = (
     "against your own server."
 )
 
-_STAMP = ".installed-from-lock"  # in node_modules: the digest of the lock it was installed from
 _TITLE = re.compile(r"^# .+\n", re.MULTILINE)
 _IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?\bfrom\s+["'](\./[^"']+)["']""", re.M)
 
@@ -124,27 +122,7 @@ def locked(path: Path):
 
 
 def _install_npm_packages(folder: Path) -> None:
-    lock = folder / "package-lock.json"
-    stamp = folder / "node_modules" / _STAMP
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
-    if stamp.is_file() and stamp.read_text() == digest:
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeUnavailable(
-            f"npm is not installed, and the site's Run buttons need the packages of "
-            f"{RUNTIME}/package-lock.json: install Node.js (which brings npm) and build again"
-        )
-    result = subprocess.run(
-        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        said = (result.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeUnavailable(f"`npm ci` in {RUNTIME} failed: {said}")
-    stamp.write_text(digest)
+    npm_packages.install(folder, "the site's Run buttons need", RuntimeUnavailable)
 
 
 def locked_wheels(root: Path) -> list[Wheel]:
