@@ -211,6 +211,9 @@ def lighthouse_reports(request, compressed_url, tmp_path_factory):
     return lighthouse.collect(urls, 1, folder), lighthouse.verdicts(folder)
 
 
+# The first of these waits for every page's scores (lighthouse_reports), some ten seconds
+# a page: pytest-timeout's 120 s is for one test's own work.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("source", PAGES, ids=lambda page: page.stem)
 def test_a_page_holds_its_lighthouse_budgets(lighthouse_reports, compressed_url, source):
     """Lighthouse CI scores the page once against tests/lighthouse/lighthouserc.yml:
