@@ -371,13 +371,20 @@ def browser(session: nox.Session) -> None:
     every chapter run to its last block through its Run buttons, and every page's
     Lighthouse scores against tests/lighthouse/lighthouserc.yml."""
     install(session, "test", "docs", "browser")
+    # Built once, for the three processes that test it (as harness.site_browser builds it).
+    site = Path(session.create_tmp()) / "site"
+    session.run("python", "-m", "harness.site_files")
+    session.run("mkdocs", "build", "--strict", "--quiet", "--clean", "-d", str(site))
     session.run(
         "pytest",
         "tests/test_site.py",
         "--backend=sqlite",  # the pages themselves are tested by `test`
         "--durations=10",  # where the session's minutes go
+        # Three processes: a browser test mostly waits (tests/test_site.py says more).
+        "--numprocesses=3",
+        "--dist=loadscope",
         *session.posargs,
-        env={"TUTORIAL_BROWSER_TESTS": "required"},
+        env={"TUTORIAL_BROWSER_TESTS": "required", "TUTORIAL_SITE_DIR": str(site)},
     )
     session.log("Screenshots of every page, desktop and phone: screenshots/")
 

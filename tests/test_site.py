@@ -3,7 +3,14 @@
 The site is built strictly into a temporary folder (or taken, already built,
 from the folder named by ``TUTORIAL_SITE_DIR``), served on 127.0.0.1 and opened
 in the system's headless Chromium through Playwright. One browser and one tab
-serve the whole module, because the machines that run it have two cores.
+serve each pytest process.
+
+``nox -s browser`` builds the site once and tests it in three processes
+(pytest-xdist, ``--dist loadscope``): a browser test spends much of its time
+waiting (for the network to go quiet, for Lighthouse's pauses), and one process
+left a two-core machine half idle. Lighthouse CI's scores and the chapters' runs,
+each made once for all the tests that read them, are the two test classes, which
+that scheduling keeps whole; the other tests share the third process.
 
 These tests need the ``browser`` and ``docs`` dependency groups and a Chromium
 (``nox -s browser`` has both). Where either is missing they are skipped, except
@@ -211,26 +218,30 @@ def lighthouse_reports(request, compressed_url, tmp_path_factory):
     return lighthouse.collect(urls, 1, folder), lighthouse.verdicts(folder)
 
 
-# The first of these waits for every page's scores (lighthouse_reports), some ten seconds
-# a page: pytest-timeout's 120 s is for one test's own work.
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("source", PAGES, ids=lambda page: page.stem)
-def test_a_page_holds_its_lighthouse_budgets(lighthouse_reports, compressed_url, source):
-    """Lighthouse CI scores the page once against tests/lighthouse/lighthouserc.yml:
-    a score under an enforced budget fails it, with what ``lhci assert`` says; one
-    under a budget that is only reported is a warning in the session's summary."""
-    scores, verdicts = lighthouse_reports
-    url = urljoin(compressed_url, url_path(source))
-    where = source.relative_to(ROOT).as_posix()
-    for name, budget in lighthouse.budgets().items():
-        if not budget.enforced and scores[url][name] < budget.least:
-            warnings.warn(
-                f"{where}: Lighthouse {name} {scores[url][name]}, under its budget of "
-                f"{budget.least} (reported, not enforced)",
-                LighthouseBudgetWarning,
-                stacklevel=1,
-            )
-    assert url not in verdicts, f"{where} is under a Lighthouse budget:\n{verdicts[url]}"
+class TestLighthouseBudgets:
+    """A class of their own, so that `--dist loadscope` keeps them in one process."""
+
+    # The first of these waits for every page's scores (lighthouse_reports), some ten seconds
+    # a page alone, some thirty beside the other two processes: pytest-timeout's 120 s is
+    # for one test's own work, and this is a guard against a run that hangs.
+    @pytest.mark.timeout(2400)
+    @pytest.mark.parametrize("source", PAGES, ids=lambda page: page.stem)
+    def test_a_page_holds_its_lighthouse_budgets(self, lighthouse_reports, compressed_url, source):
+        """Lighthouse CI scores the page once against tests/lighthouse/lighthouserc.yml:
+        a score under an enforced budget fails it, with what ``lhci assert`` says; one
+        under a budget that is only reported is a warning in the session's summary."""
+        scores, verdicts = lighthouse_reports
+        url = urljoin(compressed_url, url_path(source))
+        where = source.relative_to(ROOT).as_posix()
+        for name, budget in lighthouse.budgets().items():
+            if not budget.enforced and scores[url][name] < budget.least:
+                warnings.warn(
+                    f"{where}: Lighthouse {name} {scores[url][name]}, under its budget of "
+                    f"{budget.least} (reported, not enforced)",
+                    LighthouseBudgetWarning,
+                    stacklevel=1,
+                )
+        assert url not in verdicts, f"{where} is under a Lighthouse budget:\n{verdicts[url]}"
 
 
 def differing_sql_block(source: Path) -> tuple[int, dict[str, str], dict[str, list[str]]]:
@@ -418,21 +429,24 @@ def chapter_runs(reader, request):
         context.close()
 
 
-# The first of these waits for every chapter's run (chapter_runs): pytest-timeout's 120 s
-# is for one test's own work.
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("source", CHAPTERS, ids=lambda page: f"{page.stem}-sqlite")
-def test_a_chapter_runs_to_its_last_block_in_the_browser(chapter_runs, source):
-    """The last Run button runs every block the browser runs, in Pyodide on SQLite: what each
-    printed and the SQL it sent are the page's and its snapshot's (``harness.browser_runs``).
-    Nothing is fetched before the click, and nothing from any other host."""
-    run = chapter_runs[source]
-    assert run.early == [], "the runtime was fetched before the first click on Run"
-    assert run.failed == [], f"Python did not start in the browser: {run.failed}"
-    problems = differences(source, run.runs)
-    assert not problems, "\n".join(problems)
-    assert run.outside_requests == [], "requests to hosts other than the local server"
-    assert run.problems == []
+class TestChapterRuns:
+    """A class of their own, so that `--dist loadscope` keeps them in one process."""
+
+    # The first of these waits for every chapter's run (chapter_runs): pytest-timeout's 120 s
+    # is for one test's own work, and this is a guard against a run that hangs.
+    @pytest.mark.timeout(2400)
+    @pytest.mark.parametrize("source", CHAPTERS, ids=lambda page: f"{page.stem}-sqlite")
+    def test_a_chapter_runs_to_its_last_block_in_the_browser(self, chapter_runs, source):
+        """The last Run button runs every block the browser runs, in Pyodide on SQLite: what each
+        printed and the SQL it sent are the page's and its snapshot's (``harness.browser_runs``).
+        Nothing is fetched before the click, and nothing from any other host."""
+        run = chapter_runs[source]
+        assert run.early == [], "the runtime was fetched before the first click on Run"
+        assert run.failed == [], f"Python did not start in the browser: {run.failed}"
+        problems = differences(source, run.runs)
+        assert not problems, "\n".join(problems)
+        assert run.outside_requests == [], "requests to hosts other than the local server"
+        assert run.problems == []
 
 
 def test_a_run_goes_on_between_clicks_hashes_as_cpython_and_ends_with_the_page(reader):

@@ -79,6 +79,11 @@ _FINISHED = """(index) => window.runsInBrowser.some((r) => r.kind === "failed" |
 #: The longest a chapter may take from the click to its last block (two cores, cold
 #: cache), within pytest-timeout's 120 s.
 TIMEOUT_SECONDS = 100
+#: The same, for each of the chapters that ``run_chapters`` runs within one test's setup:
+#: a guard against a run that hangs, set wide because the browser tests share two cores
+#: between three processes (tests/test_site.py), which slows each run down by a factor
+#: that depends on what the others are doing at the time.
+CHAPTER_TIMEOUT_SECONDS = 300
 
 #: The pages' scrypt, run by the same code in the browser and in CPython: ``page`` is the
 #: namespace that defines ``_scrypt``, the page's in the browser, examples.accounts here.
@@ -164,8 +169,10 @@ def _press(reader_page, index: int) -> int:
     return before
 
 
-def _announced(reader_page, index: int, before: int) -> tuple[list[BlockRun], list[str]]:
-    reader_page.wait_for_function(_FINISHED, arg=index, timeout=TIMEOUT_SECONDS * 1000)
+def _announced(
+    reader_page, index: int, before: int, seconds: float = TIMEOUT_SECONDS
+) -> tuple[list[BlockRun], list[str]]:
+    reader_page.wait_for_function(_FINISHED, arg=index, timeout=seconds * 1000)
     announced = reader_page.evaluate("window.runsInBrowser")[before:]
     runs = [BlockRun.announced(item) for item in announced if item["kind"] == "block"]
     failed = [item["message"] for item in announced if item["kind"] == "failed"]
@@ -199,7 +206,9 @@ def run_chapters(readers: list, chapters: list[Path], address) -> dict[Path, Cha
         reader, chapter, result, last, before = busy.pop(0)  # the one that started first
         try:
             if last is not None:
-                result.runs, result.failed = _announced(reader.page, last, before)
+                result.runs, result.failed = _announced(
+                    reader.page, last, before, CHAPTER_TIMEOUT_SECONDS
+                )
         except Exception as error:  # noqa: BLE001 - reported as the chapter's problem
             result.problems.append(f"the run did not finish: {error}")
         result.outside_requests += reader.outside_requests

@@ -1213,7 +1213,7 @@ FAULTS = [
     Fault(
         "leave a block that only CPython can run (it starts a thread) unmarked for the browser",
         (
-            "tests/test_site.py::test_a_chapter_runs_to_its_last_block_in_the_browser[engine-sqlite]",
+            "tests/test_site.py::TestChapterRuns::test_a_chapter_runs_to_its_last_block_in_the_browser[engine-sqlite]",
         ),
         ("sqlite",),
         unmark_a_block_the_browser_cannot_run,
@@ -1231,7 +1231,9 @@ FAULTS = [
     ),
     Fault(
         "drop the script that names the search dialog (lighthouse)",
-        ("tests/test_site.py::test_a_page_holds_its_lighthouse_budgets[engine]",),
+        (
+            "tests/test_site.py::TestLighthouseBudgets::test_a_page_holds_its_lighthouse_budgets[engine]",
+        ),
         ("sqlite",),
         drop_the_script_that_names_the_search_dialog,
         (

@@ -108,9 +108,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(config.stash[COVERED], "tutorial_pages_covered")
 
     dist = getattr(config.option, "dist", "no")
-    if getattr(config.option, "numprocesses", None) and dist not in ("no", "loadfile"):
+    # loadscope keeps a file's functions, and so a page's blocks, in one process too.
+    if getattr(config.option, "numprocesses", None) and dist not in ("no", "loadfile", "loadscope"):
         raise pytest.UsageError(
-            "The blocks of a page build on each other, so parallel runs need --dist loadfile."
+            "The blocks of a page build on each other, so parallel runs need "
+            "--dist loadfile (or loadscope)."
         )
     if not hasattr(config, "workerinput"):  # once per run, not once per xdist worker
         for backend, url in backends:
