@@ -371,10 +371,13 @@ def browser(session: nox.Session) -> None:
     every chapter run to its last block through its Run buttons, and every page's
     Lighthouse scores against tests/lighthouse/lighthouserc.yml."""
     install(session, "test", "docs", "browser")
-    # Built once, for the three processes that test it (as harness.site_browser builds it).
-    site = Path(session.create_tmp()) / "site"
-    session.run("python", "-m", "harness.site_files")
-    session.run("mkdocs", "build", "--strict", "--quiet", "--clean", "-d", str(site))
+    # Built once, for the three processes that test it (as harness.site_browser builds it),
+    # unless TUTORIAL_SITE_DIR names a site built elsewhere.
+    site = os.environ.get("TUTORIAL_SITE_DIR")
+    if not site:
+        site = str(Path(session.create_tmp()) / "site")
+        session.run("python", "-m", "harness.site_files")
+        session.run("mkdocs", "build", "--strict", "--quiet", "--clean", "-d", site)
     session.run(
         "pytest",
         "tests/test_site.py",
@@ -384,7 +387,7 @@ def browser(session: nox.Session) -> None:
         "--numprocesses=3",
         "--dist=loadscope",
         *session.posargs,
-        env={"TUTORIAL_BROWSER_TESTS": "required", "TUTORIAL_SITE_DIR": str(site)},
+        env={"TUTORIAL_BROWSER_TESTS": "required", "TUTORIAL_SITE_DIR": site},
     )
     session.log("Screenshots of every page, desktop and phone: screenshots/")
 
