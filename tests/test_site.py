@@ -21,6 +21,7 @@ missing browser fails the run instead of passing it silently.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -68,7 +69,7 @@ def _unavailable(reason: str) -> None:
 
 try:
     import mkdocs  # noqa: F401 - only whether it is installed matters here
-    import playwright.sync_api  # noqa: F401
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 except ImportError as error:
     _unavailable(f"{error.name} is not installed (dependency groups browser and docs)")
 if not Path(chromium_path()).is_file():
@@ -332,6 +333,60 @@ def test_the_copy_button_copies_code_that_runs(reader, name, tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+#: A code block as the theme's script finds it, to draw its copy button and measure it:
+#: its <code> right inside its <pre> (the script's own selector is "pre > code").
+THEME_CODE_BLOCK = re.compile(r"<pre\b[^>]*>(?:<span></span>)?<code\b")
+
+
+@pytest.mark.parametrize("source", PAGES, ids=lambda page: page.stem)
+def test_no_code_block_is_left_for_the_themes_script_to_draw(site, source):
+    """The build draws every code block with its copy button (harness.site_markdown):
+    the theme's script, which measures block after block as a page loads, laying the
+    whole page out again each time, finds none to draw."""
+    html = (site / url_path(source) / "index.html").read_text()
+    left = len(THEME_CODE_BLOCK.findall(html))
+    where = source.relative_to(ROOT).as_posix()
+    assert left == 0, f"{where}: {left} code blocks are left for the theme's script to draw"
+
+
+def test_a_code_block_too_wide_for_a_phone_scrolls_with_the_keyboard(reader):
+    """On a phone, a block wider than the screen takes the keyboard's focus once it
+    comes near, and the arrow keys scroll it (docs/javascripts/code-blocks.js); a
+    block that fits does not take the focus."""
+    source = DOCS / "querying.md"
+    where = source.relative_to(ROOT).as_posix()
+    reader.page.set_viewport_size(PHONE)
+    try:
+        reader.visit(url_path(source))
+        # The blocks in sight: a collapsed box's are not ("The models so far").
+        blocks = reader.page.locator(".code-text > code:not(details:not([open]) *)")
+        widths = blocks.evaluate_all("all => all.map(code => code.scrollWidth > code.clientWidth)")
+        wide = blocks.nth(widths.index(True))
+        narrow = blocks.nth(widths.index(False))
+        for block in (wide, narrow):
+            block.scroll_into_view_if_needed()
+        focusable = "code => code.getAttribute('tabindex') === '0'"
+        if not _comes_true(reader, focusable, wide):
+            pytest.fail(f"{where}: a block wider than a phone's screen cannot take the focus")
+        assert narrow.get_attribute("tabindex") is None, f"{where}: a block that fits takes it"
+        wide.focus()
+        reader.page.keyboard.press("ArrowRight")
+        if not _comes_true(reader, "code => code.scrollLeft > 0", wide):
+            pytest.fail(f"{where}: the arrow keys do not scroll a focused wide block")
+    finally:
+        reader.page.set_viewport_size(DESKTOP)
+
+
+def _comes_true(reader: Reader, condition: str, element, seconds: float = 5) -> bool:
+    """Whether ``condition``, a function of ``element`` in the page, is true within ``seconds``."""
+    try:
+        handle = element.element_handle()
+        reader.page.wait_for_function(condition, arg=handle, timeout=seconds * 1000)
+    except PlaywrightTimeoutError:
+        return False
+    return True
 
 
 @pytest.mark.parametrize(

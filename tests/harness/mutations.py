@@ -698,6 +698,20 @@ def drop_the_script_that_names_the_search_dialog(project: Path) -> None:
     _edit(project / "mkdocs.yml", "  - path: javascripts/search-label.js\n    defer: true\n", "")
 
 
+def leave_the_code_blocks_to_the_themes_script(project: Path) -> None:
+    """The build's copy buttons left out: every code block is the theme's script's to draw."""
+    _edit(
+        project / "tests" / "harness" / "site_markdown.py",
+        "    return _CODE_BLOCK.sub(drawn, html)\n",
+        "    return html\n",
+    )
+
+
+def drop_the_script_that_lets_the_keyboard_scroll_code(project: Path) -> None:
+    """docs/javascripts/code-blocks.js no longer on the pages."""
+    _edit(project / "mkdocs.yml", "  - path: javascripts/code-blocks.js\n    defer: true\n", "")
+
+
 def unmark_an_awaiting_block_for_the_browser(project: Path) -> None:
     path = _page(project, ASYNC_PAGE)
     text = path.read_text()
@@ -1228,6 +1242,20 @@ FAULTS = [
         ("sqlite",),
         load_a_heavy_script_on_one_page,
         (r"docs/engine\.md: a first visit moves \d+ KB compressed; the budget is 200 KB",),
+    ),
+    Fault(
+        "leave every code block for the theme's script to draw as the page loads (browser)",
+        ("tests/test_site.py::test_no_code_block_is_left_for_the_themes_script_to_draw[querying]",),
+        ("sqlite",),
+        leave_the_code_blocks_to_the_themes_script,
+        (r"docs/querying\.md: \d+ code blocks are left for the theme's script to draw",),
+    ),
+    Fault(
+        "drop the script that lets the keyboard scroll a wide code block (browser)",
+        ("tests/test_site.py::test_a_code_block_too_wide_for_a_phone_scrolls_with_the_keyboard",),
+        ("sqlite",),
+        drop_the_script_that_lets_the_keyboard_scroll_code,
+        (r"docs/querying\.md: a block wider than a phone's screen cannot take the focus",),
     ),
     Fault(
         "drop the script that names the search dialog (lighthouse)",

@@ -18,8 +18,9 @@ plain function of the page's text and the recordings under tests/snapshots:
   versions it was last verified with; on the home page, the verified-run table.
 
 Last of the postprocessors, it leaves what a reader should not land on out of the
-search index (``harness.example_files.out_of_search``), and takes out of the
-highlighted code the elements that change nothing a reader sees (``plain_tokens``).
+search index (``harness.example_files.out_of_search``), takes out of the
+highlighted code the elements that change nothing a reader sees (``plain_tokens``),
+and draws each code block's copy button into the page (``drawn_code_blocks``).
 
 What it needs to know is which page it renders, and each engine says so its own
 way; ``current_page`` is the only code that knows either:
@@ -151,18 +152,51 @@ def plain_tokens(html: str) -> str:
     return _PLAIN_TOKEN.sub(r"\1", html)
 
 
-class _OutOfSearch(Postprocessor):
+#: A highlighted code block as Pygments writes it, whose code the theme's script
+#: finds by its place, the <code> right inside the <pre>.
+_CODE_BLOCK = re.compile(r"<pre><span></span><code>(.*?)</code></pre>", re.DOTALL)
+#: The theme's copy button, as its script draws it (the same classes, so the same
+#: look), on the code it copies. Its script copies for any such button of the page.
+_COPY_BUTTON = (
+    '<nav class="md-code__nav"><button class="md-code__button" title="Copy to clipboard"'
+    ' data-clipboard-target="#{id} > code" data-md-type="copy"></button></nav>'
+)
+
+
+def drawn_code_blocks(html: str) -> str:
+    """The page's HTML with each code block's copy button in it, drawn by the build.
+
+    The theme's script draws the button itself, for each <code> right inside a <pre>,
+    as the page loads; block by block, it also measures the block, which lays out the
+    whole page again each time: on the longest chapter, most of the time a phone waits
+    for the page to answer (``nox -s bench``). Here the code sits one element deeper,
+    in a ``code-text`` that holds its id, and the script leaves the block alone:
+    tutorial.css gives it the theme's look for code in a block, and
+    docs/javascripts/code-blocks.js lets the keyboard scroll a block too wide for
+    the screen, as the theme's script did.
+    """
+    count = iter(range(1, 1_000_000))
+
+    def drawn(match: re.Match) -> str:
+        code_id = f"__code-{next(count)}"
+        code = f'<span class="code-text" id="{code_id}"><code>{match[1]}</code></span>'
+        return f"<pre><span></span>{_COPY_BUTTON.format(id=code_id)}{code}</pre>"
+
+    return _CODE_BLOCK.sub(drawn, html)
+
+
+class _PageHtml(Postprocessor):
     def run(self, text: str) -> str:
         page = current_page(self.md)
-        return text if page is None else plain_tokens(out_of_search(text, page.name))
+        if page is None:
+            return text
+        return drawn_code_blocks(plain_tokens(out_of_search(text, page.name)))
 
 
 class SiteExtension(Extension):
     def extendMarkdown(self, md: Markdown) -> None:  # noqa: N802 - Python-Markdown's name
         md.preprocessors.register(_Recordings(md), "tutorial_recordings", PREPROCESSOR_PRIORITY)
-        md.postprocessors.register(
-            _OutOfSearch(md), "tutorial_out_of_search", POSTPROCESSOR_PRIORITY
-        )
+        md.postprocessors.register(_PageHtml(md), "tutorial_page_html", POSTPROCESSOR_PRIORITY)
 
 
 def makeExtension(**kwargs) -> SiteExtension:  # noqa: N802 - Python-Markdown's name
