@@ -379,6 +379,35 @@ def test_a_code_block_too_wide_for_a_phone_scrolls_with_the_keyboard(reader):
         reader.page.set_viewport_size(DESKTOP)
 
 
+#: Every code block of the page, as held undrawn (or as drawn, with ``DRAWN`` applied).
+HEIGHTS = "all => all.map(code => code.getBoundingClientRect().height)"
+DRAWN = ".md-typeset pre > .code-text > code { content-visibility: visible !important }"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_code_block_out_of_sight_is_held_at_its_drawn_height(reader, viewport):
+    """tutorial.css leaves the code blocks out of sight undrawn, each held at the height
+    of its lines as the build counted them: drawn, every block is exactly as high, so
+    nothing on the page moves when the browser draws one as it comes near."""
+    source = DOCS / "querying.md"
+    where = source.relative_to(ROOT).as_posix()
+    reader.page.set_viewport_size(viewport)
+    try:
+        reader.visit(url_path(source))
+        blocks = reader.page.locator(".code-text > code:not(details:not([open]) *)")
+        held = blocks.evaluate_all(HEIGHTS)
+        reader.page.add_style_tag(content=DRAWN)
+        drawn = blocks.evaluate_all(HEIGHTS)
+    finally:
+        reader.page.set_viewport_size(DESKTOP)
+    moved = [
+        f"{where}: code block {number} is held {before:.0f} px high and drawn {after:.0f} px high"
+        for number, (before, after) in enumerate(zip(held, drawn, strict=True), start=1)
+        if abs(before - after) > 1
+    ]
+    assert held and not moved, "\n".join(moved[:5])
+
+
 def _comes_true(reader: Reader, condition: str, element, seconds: float = 5) -> bool:
     """Whether ``condition``, a function of ``element`` in the page, is true within ``seconds``."""
     try:

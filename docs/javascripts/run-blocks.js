@@ -11,34 +11,48 @@
   let run = null;
   let view = null; // the Run buttons of the page as drawn now
 
+  // The Run buttons are in the page from the start (tests/harness/run_in_browser.py);
+  // each block's Reset button, status and output are drawn once a run needs them,
+  // so that nothing is drawn as the page loads.
   function setUp() {
     const marker = document.querySelector(".run-in-browser");
     if (run && (!marker || run.path !== location.pathname)) stop();
     view = marker ? draw(marker) : null;
-    if (view) view.bars.forEach((_, index) => redraw(index));
+    if (view && run) view.bars.forEach((_, index) => redraw(index));
   }
 
   function draw(marker) {
-    const bars = Array.from(document.querySelectorAll(".run-block"), (element, index) => {
-      element.replaceChildren();
-      const runButton = button("Run", "Run this page's blocks up to this one, in your browser");
-      const reset = button("Reset", "Start this page's run over, with a fresh Python");
-      const status = document.createElement("span");
-      status.className = "run-status";
-      status.setAttribute("aria-live", "polite");
-      const output = document.createElement("div");
-      runButton.addEventListener("click", () => runTo(index));
-      reset.addEventListener("click", () => {
-        stop();
-        setUp();
-      });
-      element.append(runButton, reset, status, output);
-      return { runButton, reset, status, output };
-    });
+    const bars = Array.from(document.querySelectorAll(".run-block"), (element) => ({
+      element,
+      runButton: element.querySelector("button"),
+    }));
     const note = marker.querySelector(".run-versions") || document.createElement("span");
     note.className = "run-versions";
     marker.lastElementChild.append(note);
     return { bars, note, worker: marker.dataset.worker, blocks: marker.dataset.page };
+  }
+
+  document.addEventListener("click", (event) => {
+    if (!view || !(event.target instanceof Element)) return;
+    const pressed = event.target.closest(".run-block > button");
+    const index = view.bars.findIndex((bar) => bar.runButton === pressed);
+    if (index >= 0) runTo(index);
+  });
+
+  // A block's Reset button, status and output, drawn the first time a run needs them.
+  function drawn(bar) {
+    if (bar.reset) return bar;
+    bar.reset = button("Reset", "Start this page's run over, with a fresh Python");
+    bar.reset.addEventListener("click", () => {
+      stop();
+      view.bars.forEach((_, index) => redraw(index));
+    });
+    bar.status = document.createElement("span");
+    bar.status.className = "run-status";
+    bar.status.setAttribute("aria-live", "polite");
+    bar.output = document.createElement("div");
+    bar.element.append(bar.reset, bar.status, bar.output);
+    return bar;
   }
 
   function button(text, label) {
@@ -100,7 +114,9 @@
 
   // One block's button, status and output, from the run as it stands.
   function redraw(index) {
-    const bar = view.bars[index];
+    if (index === 0) view.note.textContent = versions();
+    if (!run && !view.bars[index].reset) return; // nothing drawn yet, nothing to take back
+    const bar = drawn(view.bars[index]);
     const result = run && run.results[index];
     const failedHere = Boolean(run && run.failure && index === run.results.length);
     bar.reset.hidden = !run;
@@ -113,7 +129,6 @@
       else if (failedHere) bar.output.replaceChildren(box("Python could not start here", output));
       else bar.output.replaceChildren();
     }
-    if (index === 0) view.note.textContent = versions();
   }
 
   function status(index) {

@@ -18,8 +18,8 @@ and ``harness.site_files`` writes it there before every build:
 - ``pages/<page>.json``: the blocks of each chapter that run there, from the
   same reading of the page as the tests (``harness.page_scripts``).
 
-Under each of those blocks ``with_run_buttons`` leaves a mark where
-docs/javascripts/run-blocks.js puts the Run button, and under the chapter's title
+Under each of those blocks ``with_run_buttons`` puts its Run button, which
+docs/javascripts/run-blocks.js brings to life, and under the chapter's title
 a line on what runs where (``NOTE``), with the addresses the script needs. A
 block that cannot run in a browser (it starts a thread, a second process, a
 server) says why in a comment before it,
@@ -70,6 +70,15 @@ NOTE = (
     "a Python compiled to WebAssembly, fetched from this site on the first Run (about "
     "9 MB), which sends nothing anywhere. For PostgreSQL or MariaDB, run the script above "
     "against your own server."
+)
+
+#: Under each block the browser runs: its Run button, in the page from the start, so
+#: that the page's script has nothing to draw as it loads (docs/javascripts/run-blocks.js
+#: adds the Reset button, the status and the output once a run starts). Out of the
+#: search index, which every block would otherwise fill with "Run".
+RUN_BUTTON = (
+    '<div class="run-block" data-search-exclude><button type="button" '
+    'title="Run this page\'s blocks up to this one, in your browser">Run</button></div>'
 )
 
 _TITLE = re.compile(r"^# .+\n", re.MULTILINE)
@@ -267,7 +276,7 @@ def with_run_buttons(markdown: str, source: Path, docs: Path, root: Path, url: s
             raise PageError(f"{relative(source, root)}, line {marker.line}: {marker.problem}")
         if runs_in_browser(block):
             runnable += 1
-            shown = '<div class="run-block"></div>'
+            shown = RUN_BUTTON
         elif marker is not None and block.skip is None and block.runs_on("sqlite"):
             note = html.escape(f"Not run in your browser: {marker.reason}")
             shown = f'<p class="block-note">{note}</p>'

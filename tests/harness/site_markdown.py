@@ -173,13 +173,16 @@ def drawn_code_blocks(html: str) -> str:
     in a ``code-text`` that holds its id, and the script leaves the block alone:
     tutorial.css gives it the theme's look for code in a block, and
     docs/javascripts/code-blocks.js lets the keyboard scroll a block too wide for
-    the screen, as the theme's script did.
+    the screen, as the theme's script did. The code says how many lines it has, so
+    that tutorial.css can leave a block out of sight undrawn at its exact height.
     """
     count = iter(range(1, 1_000_000))
 
     def drawn(match: re.Match) -> str:
         code_id = f"__code-{next(count)}"
-        code = f'<span class="code-text" id="{code_id}"><code>{match[1]}</code></span>'
+        lines = match[1].count("\n")  # each line of Pygments' output ends in one
+        code = f'<code style="--lines: {lines}">{match[1]}</code>'
+        code = f'<span class="code-text" id="{code_id}">{code}</span>'
         return f"<pre><span></span>{_COPY_BUTTON.format(id=code_id)}{code}</pre>"
 
     return _CODE_BLOCK.sub(drawn, html)
