@@ -77,7 +77,7 @@ NOTE = (
 #: adds the Reset button, the status and the output once a run starts). Out of the
 #: search index, which every block would otherwise fill with "Run".
 RUN_BUTTON = (
-    '<div class="run-block" data-search-exclude><button type="button" '
+    '<div class="run-block" data-search-exclude="run"><button type="button" '
     'title="Run this page\'s blocks up to this one, in your browser">Run</button></div>'
 )
 
