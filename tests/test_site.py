@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -351,17 +352,28 @@ def test_no_code_block_is_left_for_the_themes_script_to_draw(site, source):
     assert left == 0, f"{where}: {left} code blocks are left for the theme's script to draw"
 
 
+#: The chapter with the most code blocks, where the tests of their drawing look.
+LONGEST = DOCS / "querying.md"
+LONGEST_NAME = LONGEST.relative_to(ROOT).as_posix()
+
+
+@contextmanager
+def code_blocks_in_sight(reader: Reader, viewport: dict[str, int]):
+    """The code blocks of the longest chapter, opened at ``viewport``, but those of its
+    collapsed boxes ("The models so far"), which are not in sight."""
+    reader.page.set_viewport_size(viewport)
+    try:
+        reader.visit(url_path(LONGEST))
+        yield reader.page.locator(".code-text > code:not(details:not([open]) *)")
+    finally:
+        reader.page.set_viewport_size(DESKTOP)
+
+
 def test_a_code_block_too_wide_for_a_phone_scrolls_with_the_keyboard(reader):
     """On a phone, a block wider than the screen takes the keyboard's focus once it
     comes near, and the arrow keys scroll it (docs/javascripts/code-blocks.js); a
     block that fits does not take the focus."""
-    source = DOCS / "querying.md"
-    where = source.relative_to(ROOT).as_posix()
-    reader.page.set_viewport_size(PHONE)
-    try:
-        reader.visit(url_path(source))
-        # The blocks in sight: a collapsed box's are not ("The models so far").
-        blocks = reader.page.locator(".code-text > code:not(details:not([open]) *)")
+    with code_blocks_in_sight(reader, PHONE) as blocks:
         widths = blocks.evaluate_all("all => all.map(code => code.scrollWidth > code.clientWidth)")
         wide = blocks.nth(widths.index(True))
         narrow = blocks.nth(widths.index(False))
@@ -369,14 +381,16 @@ def test_a_code_block_too_wide_for_a_phone_scrolls_with_the_keyboard(reader):
             block.scroll_into_view_if_needed()
         focusable = "code => code.getAttribute('tabindex') === '0'"
         if not _comes_true(reader, focusable, wide):
-            pytest.fail(f"{where}: a block wider than a phone's screen cannot take the focus")
-        assert narrow.get_attribute("tabindex") is None, f"{where}: a block that fits takes it"
+            pytest.fail(
+                f"{LONGEST_NAME}: a block wider than a phone's screen cannot take the focus"
+            )
+        assert narrow.get_attribute("tabindex") is None, (
+            f"{LONGEST_NAME}: a block that fits takes it"
+        )
         wide.focus()
         reader.page.keyboard.press("ArrowRight")
         if not _comes_true(reader, "code => code.scrollLeft > 0", wide):
-            pytest.fail(f"{where}: the arrow keys do not scroll a focused wide block")
-    finally:
-        reader.page.set_viewport_size(DESKTOP)
+            pytest.fail(f"{LONGEST_NAME}: the arrow keys do not scroll a focused wide block")
 
 
 #: Every code block of the page, as held undrawn (or as drawn, with ``DRAWN`` applied).
@@ -389,19 +403,13 @@ def test_a_code_block_out_of_sight_is_held_at_its_drawn_height(reader, viewport)
     """tutorial.css leaves the code blocks out of sight undrawn, each held at the height
     of its lines as the build counted them: drawn, every block is exactly as high, so
     nothing on the page moves when the browser draws one as it comes near."""
-    source = DOCS / "querying.md"
-    where = source.relative_to(ROOT).as_posix()
-    reader.page.set_viewport_size(viewport)
-    try:
-        reader.visit(url_path(source))
-        blocks = reader.page.locator(".code-text > code:not(details:not([open]) *)")
+    with code_blocks_in_sight(reader, viewport) as blocks:
         held = blocks.evaluate_all(HEIGHTS)
         reader.page.add_style_tag(content=DRAWN)
         drawn = blocks.evaluate_all(HEIGHTS)
-    finally:
-        reader.page.set_viewport_size(DESKTOP)
     moved = [
-        f"{where}: code block {number} is held {before:.0f} px high and drawn {after:.0f} px high"
+        f"{LONGEST_NAME}: code block {number} is held {before:.0f} px high and drawn "
+        f"{after:.0f} px high"
         for number, (before, after) in enumerate(zip(held, drawn, strict=True), start=1)
         if abs(before - after) > 1
     ]
