@@ -41,6 +41,7 @@ before the build, for both engines to copy.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,10 +177,10 @@ def drawn_code_blocks(html: str) -> str:
     the screen, as the theme's script did. The code says how many lines it has, so
     that tutorial.css can leave a block out of sight undrawn at its exact height.
     """
-    count = iter(range(1, 1_000_000))
+    numbers = itertools.count(1)
 
     def drawn(match: re.Match) -> str:
-        code_id = f"__code-{next(count)}"
+        code_id = f"__code-{next(numbers)}"
         lines = match[1].count("\n")  # each line of Pygments' output ends in one
         code = f'<code style="--lines: {lines}">{match[1]}</code>'
         code = f'<span class="code-text" id="{code_id}">{code}</span>'
